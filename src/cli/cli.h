@@ -1,0 +1,26 @@
+/* cli.h: what the subcommand files share. Each subcommand lives in its own
+ * src/cli/cmd_NAME.c and exposes `int cmd_NAME(int argc, char **argv)`; main.c
+ * lists them. Only the CLI prints and exits; the library returns errors. */
+#ifndef HONE_CLI_H
+#define HONE_CLI_H
+
+#include <stdio.h>
+
+#include "hone.h"
+
+typedef struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} cli_command;
+
+int cmd_inspect(int argc, char **argv);
+
+/* Prints "hone: MSG" to stderr and returns the exit status 1. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the library error and returns 1. */
+int cli_fail_err(const hone_err *err);
+/* Error for an unknown or malformed flag, pointing at --help; returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
