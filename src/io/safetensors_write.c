@@ -195,31 +195,24 @@ static int build_header(const hone_st_writer *w, st_tensor **ts, int64_t n, char
     int bad = !root;
     if (!bad && w->n_meta) {
         json_t *m = json_object();
-        bad = !m || json_object_set_new(root, "__metadata__", m);
-        for (int64_t i = 0; i < w->n_meta && !bad; i++)
-            bad = json_object_set_new(m, w->meta[2 * i], json_string(w->meta[2 * i + 1]));
+        for (int64_t i = 0; i < w->n_meta; i++)
+            bad |= json_object_set_new(m, w->meta[2 * i], json_string(w->meta[2 * i + 1]));
+        bad |= json_object_set_new(root, "__metadata__", m);
     }
     uint64_t off = 0;
     for (int64_t i = 0; i < n && !bad; i++) {
         const st_tensor *t = ts[i];
+        /* jansson's *_new calls take the value even when they fail (NULL containers too), so
+         * `|` (not `||`) runs them all and nothing leaks on an allocation failure. */
         json_t *e = json_object(), *shape = json_array(), *offs = json_array();
-        bad = !e || !shape || !offs;
-        for (uint32_t d = 0; d < t->ndim && !bad; d++)
-            bad = json_array_append_new(shape, json_integer((json_int_t)t->shape[d]));
-        if (!bad)
-            bad = json_array_append_new(offs, json_integer((json_int_t)off)) ||
-                  json_array_append_new(offs, json_integer((json_int_t)(off + t->nbytes)));
-        if (!bad) {
-            bad = json_object_set_new(e, "dtype", json_string(hone_dtype_name(t->dtype))) ||
-                  json_object_set_new(e, "shape", shape) ||
-                  json_object_set_new(e, "data_offsets", offs);
-            shape = offs = NULL;
-            bad = bad || json_object_set_new(root, t->name, e);
-            e = NULL;
-        }
-        json_decref(e);
-        json_decref(shape);
-        json_decref(offs);
+        for (uint32_t d = 0; d < t->ndim; d++)
+            bad |= json_array_append_new(shape, json_integer((json_int_t)t->shape[d]));
+        bad |= json_array_append_new(offs, json_integer((json_int_t)off));
+        bad |= json_array_append_new(offs, json_integer((json_int_t)(off + t->nbytes)));
+        bad |= json_object_set_new(e, "dtype", json_string(hone_dtype_name(t->dtype)));
+        bad |= json_object_set_new(e, "shape", shape);
+        bad |= json_object_set_new(e, "data_offsets", offs);
+        bad |= json_object_set_new(root, t->name, e);
         off += t->nbytes;
     }
     char *s = bad ? NULL : json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -355,18 +348,14 @@ int hone_st_writer_write_sharded(hone_st_writer *w, const char *dir, const char 
     }
     if (!rc && ns > 1) {
         json_t *root = json_object(), *meta = json_object(), *map = json_object();
-        int bad = !root || !meta || !map;
-        if (!bad) bad = json_object_set_new(meta, "total_size", json_integer((json_int_t)total));
-        for (int64_t i = 0; i < w->n_t && !bad; i++)
-            bad = json_object_set_new(map, w->t[i].name, json_string(names[shard[i]]));
-        if (!bad) {
-            bad = json_object_set_new(root, "metadata", meta) || json_object_set_new(root, "weight_map", map);
-            meta = map = NULL;
-        }
+        int bad = !root; /* the *_new calls take their value even on failure: see build_header */
+        bad |= json_object_set_new(meta, "total_size", json_integer((json_int_t)total));
+        for (int64_t i = 0; i < w->n_t; i++)
+            bad |= json_object_set_new(map, w->t[i].name, json_string(names[shard[i]]));
+        bad |= json_object_set_new(root, "metadata", meta);
+        bad |= json_object_set_new(root, "weight_map", map);
         char *s = bad ? NULL : json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
         json_decref(root);
-        json_decref(meta);
-        json_decref(map);
         if (!s) rc = hone_err_set(err, HONE_ENOMEM, "%s: cannot build the shard index", dir);
         else {
             snprintf(path, plen, "%s/%s.safetensors.index.json", dir, prefix);

@@ -11,7 +11,8 @@ bytes; nothing to tolerate):
    multiple of its element size; load_file reads a bf16-free file back equal.
 2. shards: the partition follows huggingface_hub's split_state_dict_into_shards_factory rule
    (re-stated below, since huggingface_hub is not in the venv); each shard is byte-identical
-   to serialize_file of its subset; the index holds total_size and the full weight_map; every
+   to serialize_file of its subset; the index holds total_size and the full weight_map, in
+   transformers' text format (indent 2, sorted keys); every
    tensor loads back from its shard.
 Exit status non-zero on any mismatch.
 """
@@ -166,10 +167,14 @@ def main():
         names = [f"model-{i + 1:05d}-of-{len(expect):05d}.safetensors" for i in range(len(expect))]
         check(sorted(os.listdir(d)) == sorted(names + ["model.safetensors.index.json"]),
               f"shards: files {sorted(os.listdir(d))}")
-        index = json.load(open(os.path.join(d, "model.safetensors.index.json")))
+        index_text = open(os.path.join(d, "model.safetensors.index.json"), encoding="utf-8").read()
+        index = json.loads(index_text)
         want_map = {t[0]: names[i] for i, sh in enumerate(expect) for t in sh}
-        check(index == {"metadata": {"total_size": sum(t[2].nbytes for t in st)}, "weight_map": want_map},
-              f"shards: index {index}")
+        want = {"metadata": {"total_size": sum(t[2].nbytes for t in st)}, "weight_map": want_map}
+        check(index == want, f"shards: index {index}")
+        # transformers' save_pretrained writes json.dumps(index, indent=2, sort_keys=True) + "\n"
+        check(index_text == json.dumps(want, indent=2, sort_keys=True) + "\n",
+              "shards: index text differs from transformers' formatting")
         same = 0
         for i, sh in enumerate(expect):
             p = os.path.join(d, names[i])
