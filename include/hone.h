@@ -142,6 +142,7 @@ const void *hone_gguf_tensor_data(const hone_gguf *g, int64_t t); /* into the ma
 #include "hone/quant.h"
 #include "hone/gguf_write.h"
 #include "hone/safetensors.h"
+#include "hone/safetensors_write.h"
 #include "hone/model.h"
 #include "hone/tokenizer.h"
 
