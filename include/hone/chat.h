@@ -13,6 +13,12 @@
  *   llama3        Meta-Llama-3-8B-Instruct's template (Llama 3, NOT 3.1's, which adds a
  *                 "Cutting Knowledge Date" system block): "<|begin_of_text|>" then
  *                 "<|start_header_id|>ROLE<|end_header_id|>\n\n" + trimmed content + "<|eot_id|>".
+ *   llama3.1      Llama 3.1 / 3.3 Instruct (no tools): a system turn always comes first, holding
+ *                 "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n" and the
+ *                 trimmed system message (if the first message is one); then as llama3.
+ *   llama3.2      Llama 3.2 Instruct: as llama3.1, but the date is today's ("%d %b %Y", local
+ *                 time, as transformers' strftime_now gives the template): set a fixed one with
+ *                 hone_chat_template_set_date() for reproducible data.
  *   mistral       Mistral-7B-Instruct-v0.2's template (mistral "v1" layout with an optional
  *                 system message): "<s> [INST] SYSTEM\n\nUSER [/INST] ASSISTANT</s>"; roles must
  *                 alternate; no generation-prompt text (the prompt already ends in " [/INST]").
@@ -81,12 +87,14 @@ void hone_chat_template_close(hone_chat_template *t);
 const char *hone_chat_template_name(const hone_chat_template *t);
 /* NULL, or one line the CLI should print as a warning (the `seed` layout is not Gemma's). */
 const char *hone_chat_template_warning(const hone_chat_template *t);
+/* The "Today Date" of llama3.1 / llama3.2 ("26 Jul 2024"); HONE_EARG for other templates. */
+int hone_chat_template_set_date(hone_chat_template *t, const char *date, hone_err *err);
 /* The end-of-turn marker that training masks include after assistant content ("<end_of_turn>"). */
 const char *hone_chat_template_eot(const hone_chat_template *t);
 
 /* The built-in whose Jinja template this is (a model's tokenizer.chat_template or
  * tokenizer_config.json chat_template), recognised by distinctive substrings; NULL when none
- * matches (Llama 3.1+'s dated system block, Qwen 3, other Mistral layouts are NOT matched). */
+ * matches (tool-only Llama variants, Qwen 3, other Mistral layouts are NOT matched). */
 const char *hone_chat_template_detect(const char *jinja, size_t len);
 
 /* The built-in names, NULL-terminated. */

@@ -16,15 +16,19 @@
  */
 #define _GNU_SOURCE /* memmem */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hone/chat.h"
 #include "util/err.h"
 #include "util/fileio.h"
 
 enum { R_SYS = 0, R_USER = 1, R_ASST = 2 };
-enum { SYS_TURN, SYS_FOLD, SYS_HOIST_LAST, SYS_DROP };
+/* SYS_HEAD: a system turn always comes first, holding a fixed head (Llama 3.1's dated block) and
+ * the first message's content when that is a system message. */
+enum { SYS_TURN, SYS_FOLD, SYS_HOIST_LAST, SYS_DROP, SYS_HEAD };
 
 typedef struct layout {
     const char *name;
@@ -39,6 +43,8 @@ typedef struct layout {
     const char *role_error;      /* message for a role the template refuses */
     const char *warning;
     int sys_mode;
+    int dated;     /* SYS_HEAD head is "Cutting Knowledge Date: December 2023\nToday Date: DATE\n\n";
+                      1: DATE defaults to "26 Jul 2024", 2: to today (strftime "%d %b %Y") */
     int trim;      /* Jinja `| trim` on every loop message's content */
     int think_cut; /* assistant content: only what follows the last "</think>" */
 } layout;
@@ -66,6 +72,18 @@ static const layout BUILTINS[] = {
      .suf = {"<|eot_id|>", "<|eot_id|>", "<|eot_id|>"},
      .gen = "<|start_header_id|>assistant<|end_header_id|>\n\n", .eot = "<|eot_id|>", .sys_mode = SYS_TURN,
      .trim = 1},
+    {.name = "llama3.1", .bos = "<|begin_of_text|>",
+     .pre = {"<|start_header_id|>system<|end_header_id|>\n\n", "<|start_header_id|>user<|end_header_id|>\n\n",
+             "<|start_header_id|>assistant<|end_header_id|>\n\n"},
+     .suf = {"<|eot_id|>", "<|eot_id|>", "<|eot_id|>"},
+     .gen = "<|start_header_id|>assistant<|end_header_id|>\n\n", .eot = "<|eot_id|>", .sys_mode = SYS_HEAD,
+     .dated = 1, .trim = 1},
+    {.name = "llama3.2", .bos = "<|begin_of_text|>",
+     .pre = {"<|start_header_id|>system<|end_header_id|>\n\n", "<|start_header_id|>user<|end_header_id|>\n\n",
+             "<|start_header_id|>assistant<|end_header_id|>\n\n"},
+     .suf = {"<|eot_id|>", "<|eot_id|>", "<|eot_id|>"},
+     .gen = "<|start_header_id|>assistant<|end_header_id|>\n\n", .eot = "<|eot_id|>", .sys_mode = SYS_HEAD,
+     .dated = 2, .trim = 1},
     {.name = "mistral", .bos = "<s>", .pre = {NULL, " [INST] ", " "}, .suf = {NULL, " [/INST]", "</s>"},
      .gen = "", .eot = "</s>", .sys_mode = SYS_FOLD, .fold_sep = "\n\n", .alt_error = ALT_MISTRAL,
      .role_error = "Only user and assistant roles are supported, with the exception of an initial optional "
@@ -86,14 +104,26 @@ static const layout BUILTINS[] = {
 };
 #define N_BUILTINS (sizeof BUILTINS / sizeof BUILTINS[0])
 
-static const char *const NAMES[] = {"gemma", "llama3", "mistral", "chatml", "qwen2.5", "smollm2",
+static const char *const NAMES[] = {"gemma", "llama3", "llama3.1", "llama3.2", "mistral", "chatml", "qwen2.5", "smollm2",
                                     "chatml-plain", "deepseek", "raw", "seed", NULL};
 
 struct hone_chat_template {
     layout l;
     char *name;
     char *strings; /* file templates: owns every string l points to (NUL-separated) */
+    char head[96]; /* SYS_HEAD: the dated head */
 };
+
+static void set_head(hone_chat_template *t, const char *date) {
+    snprintf(t->head, sizeof t->head, "Cutting Knowledge Date: December 2023\nToday Date: %s\n\n", date);
+}
+
+int hone_chat_template_set_date(hone_chat_template *t, const char *date, hone_err *err) {
+    if (!t->l.dated) return hone_err_set(err, HONE_EARG, "chat template %s has no date", t->name);
+    if (!date || strlen(date) > 40) return hone_err_set(err, HONE_EARG, "chat template %s: bad date", t->name);
+    set_head(t, date);
+    return HONE_OK;
+}
 
 const char *const *hone_chat_template_names(void) { return NAMES; }
 const char *hone_chat_template_name(const hone_chat_template *t) { return t->name; }
@@ -222,13 +252,23 @@ int hone_chat_template_open(hone_chat_template **out, const char *name, hone_err
     for (size_t i = 0; i < N_BUILTINS; i++) {
         if (!strcmp(BUILTINS[i].name, want)) {
             t->l = BUILTINS[i];
+            if (t->l.dated == 1) {
+                set_head(t, "26 Jul 2024");
+            } else if (t->l.dated == 2) {
+                /* transformers gives the template strftime_now: today's local date. */
+                char d[40];
+                time_t now = time(NULL);
+                struct tm tmv;
+                strftime(d, sizeof d, "%d %b %Y", localtime_r(&now, &tmv));
+                set_head(t, d);
+            }
             *out = t;
             return HONE_OK;
         }
     }
     hone_chat_template_close(t);
     return hone_err_set(err, HONE_ENOTFOUND,
-                        "chat template '%s': unknown (expected gemma, llama3, mistral, chatml, qwen2.5, smollm2, "
+                        "chat template '%s': unknown (expected gemma, llama3, llama3.1, llama3.2, mistral, chatml, qwen2.5, smollm2, "
                         "chatml-plain, deepseek, raw, seed or file:PATH)", name);
 }
 
@@ -251,8 +291,13 @@ const char *hone_chat_template_detect(const char *j, size_t n) {
         return "gemma";
     }
     if (has(j, n, "<|start_header_id|>")) {
-        /* Llama 3.1+ add a dated system block ("Cutting Knowledge Date"), tools, ipython: not llama3. */
-        if (has(j, n, "Cutting Knowledge") || has(j, n, "ipython") || has(j, n, "tools")) return NULL;
+        /* Llama 3.1 / 3.3 always write a system turn dated "26 Jul 2024"; 3.2 dates it today. */
+        if (has(j, n, "Cutting Knowledge Date: December 2023")) {
+            if (has(j, n, "strftime_now")) return "llama3.2";
+            if (has(j, n, "26 Jul 2024")) return "llama3.1";
+            return NULL;
+        }
+        if (has(j, n, "ipython") || has(j, n, "tools")) return NULL; /* other tool-using variants */
         return "llama3";
     }
     if (has(j, n, "<｜User｜>") && has(j, n, "<｜Assistant｜>")) {
@@ -368,8 +413,8 @@ int hone_chat_render(const hone_chat_template *t, const hone_chat_msg *msgs, siz
     size_t li = 0;
     for (size_t i = 0; i < n; i++) {
         int r = role_of(msgs[i].role);
-        if (r == R_SYS && ((l->sys_mode == SYS_FOLD && i == 0) || l->sys_mode == SYS_HOIST_LAST ||
-                           l->sys_mode == SYS_DROP))
+        if (r == R_SYS && (((l->sys_mode == SYS_FOLD || l->sys_mode == SYS_HEAD) && i == 0) ||
+                           l->sys_mode == SYS_HOIST_LAST || l->sys_mode == SYS_DROP))
             continue;
         if (l->alt_error && (r == R_USER) != (li % 2 == 0))
             return hone_err_set(err, HONE_EARG, "messages[%zu] (%s): chat template %s: %s", i, msgs[i].role, t->name,
@@ -405,6 +450,19 @@ int hone_chat_render(const hone_chat_template *t, const hone_chat_msg *msgs, siz
         sb_str(&b, l->suf[R_SYS]);
         turns++;
     }
+    if (l->sys_mode == SYS_HEAD) {
+        size_t tb = b.n;
+        sb_str(&b, l->pre[R_SYS]);
+        sb_str(&b, t->head);
+        if (first_sys) put_content(&b, l, R_SYS, msgs[0].content, l->trim, spans ? &spans[0] : NULL);
+        sb_str(&b, l->suf[R_SYS]);
+        if (first_sys && spans) {
+            spans[0].turn_begin = tb;
+            spans[0].turn_end = b.n;
+            spans[0].shown = 1;
+        }
+        turns++;
+    }
     int folded = l->sys_mode == SYS_FOLD && first_sys;
     const char *fold_text = folded ? msgs[0].content
                           : l->sys_mode == SYS_FOLD && l->default_system ? l->default_system : NULL;
@@ -412,7 +470,7 @@ int hone_chat_render(const hone_chat_template *t, const hone_chat_msg *msgs, siz
     int loop_first = 1;
     for (size_t i = 0; i < n; i++) {
         int r = role_of(msgs[i].role);
-        if (r == R_SYS && i == 0 && folded) continue;
+        if (r == R_SYS && i == 0 && (folded || l->sys_mode == SYS_HEAD)) continue;
         if (r == R_SYS && (l->sys_mode == SYS_HOIST_LAST || l->sys_mode == SYS_DROP)) continue;
         hone_chat_span *sp = spans ? &spans[i] : NULL;
         if (turns++) sb_str(&b, l->sep);

@@ -8,7 +8,8 @@ tests/unit/test_chat.c.
 The template texts are NOT committed (they come from the model repositories); pass their paths:
 
   python tests/ref/make_chat_fixture.py \
-      gemma=PATH/gemma3.jinja llama3=PATH/llama3.jinja mistral=PATH/mistral-v0.2.jinja \
+      gemma=PATH/gemma3.jinja llama3=PATH/llama3.jinja llama3.1=PATH/Llama-3.1-8B-Instruct.jinja \
+      llama3.2=PATH/Llama-3.2-3B-Instruct.jinja mistral=PATH/mistral-v0.2.jinja \
       chatml=PATH/qwen2.5.jinja smollm2=PATH/smollm2.jinja chatml-plain=PATH/chatml-plain.jinja \
       deepseek=PATH/deepseek-r1-distill.jinja [--out tests/fixtures/chat_templates.json]
 
@@ -34,6 +35,10 @@ from transformers.utils.chat_template_utils import render_jinja_template
 SPECIALS = {
     "gemma": {"bos_token": "<bos>", "eos_token": "<eos>"},
     "llama3": {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"},
+    "llama3.1": {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"},
+    # Llama 3.2 dates its system block with strftime_now (today): the fixture fixes the date, hone
+    # is given the same one (hone_chat_template_set_date).
+    "llama3.2": {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>", "date_string": "05 Mar 2025"},
     "mistral": {"bos_token": "<s>", "eos_token": "</s>"},
     "chatml": {"bos_token": None, "eos_token": "<|im_end|>"},
     "smollm2": {"bos_token": "<|im_start|>", "eos_token": "<|im_end|>"},
@@ -44,6 +49,8 @@ SPECIALS = {
 SOURCES = {
     "gemma": "google/gemma-3-*-it tokenizer_config.json chat_template (Gemma 3; the 270M GGUF embeds none)",
     "llama3": "meta-llama/Meta-Llama-3-8B-Instruct tokenizer_config.json chat_template (Llama 3, not 3.1)",
+    "llama3.1": "meta-llama/Llama-3.1-8B-Instruct (llama.cpp models/templates/meta-llama-Llama-3.1-8B-Instruct.jinja)",
+    "llama3.2": "meta-llama/Llama-3.2-3B-Instruct (llama.cpp models/templates/meta-llama-Llama-3.2-3B-Instruct.jinja)",
     "mistral": "mistralai/Mistral-7B-Instruct-v0.2 tokenizer_config.json chat_template (mistral 'v1' layout, "
                "optional system), as in llama.cpp tests/test-chat-template.cpp",
     "chatml": "Qwen/Qwen2.5-7B-Instruct (llama.cpp models/templates/Qwen-Qwen2.5-7B-Instruct.jinja)",
@@ -53,13 +60,13 @@ SOURCES = {
                 "deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja)",
 }
 # The end-of-turn marker each family's assistant turns end with (what training masks include).
-EOTS = {"gemma": "<end_of_turn>", "llama3": "<|eot_id|>", "mistral": "</s>", "chatml": "<|im_end|>",
+EOTS = {"gemma": "<end_of_turn>", "llama3": "<|eot_id|>", "llama3.1": "<|eot_id|>", "llama3.2": "<|eot_id|>", "mistral": "</s>", "chatml": "<|im_end|>",
         "smollm2": "<|im_end|>", "chatml-plain": "<|im_end|>", "deepseek": "<｜end▁of▁sentence｜>"}
 # Templates whose Jinja applies `| trim` to each content (and the system prefix is not trimmed).
-TRIMS = {"gemma", "llama3"}
-MARKERS = ["<start_of_turn>", "first_user_prefix", "<|start_header_id|>", "Cutting Knowledge",
+TRIMS = {"gemma", "llama3", "llama3.1", "llama3.2"}
+MARKERS = ["<start_of_turn>", "first_user_prefix", "<|start_header_id|>", "Cutting Knowledge Date: December 2023",
            "' [INST] '", "[INST]", "<|im_start|>", "You are Qwen, created by Alibaba Cloud",
-           "named SmolLM, trained by Hugging Face", "<｜User｜>", "<｜Assistant｜>", "</think>", "<think>"]
+           "named SmolLM, trained by Hugging Face", "<｜User｜>", "<｜Assistant｜>", "</think>", "<think>", "strftime_now", "26 Jul 2024"]
 
 S, U, A = "system", "user", "assistant"
 

@@ -8,6 +8,7 @@
  * Detection is tested on the fixture's excerpts of each real template and on the full template
  * embedded in the SmolLM2 GGUF (skipped without the model). */
 #include <jansson.h>
+#include <time.h>
 
 #include "testutil.h"
 
@@ -21,7 +22,7 @@ static json_t *load_fixture(void) {
 }
 
 /* Renders one fixture case and checks output and spans; returns 1 when it matched. */
-static int check_case(const char *tname, const char *eot, json_t *c) {
+static int check_case(const char *tname, const char *eot, const char *date, json_t *c) {
     json_t *jm = json_object_get(c, "messages");
     size_t n = json_array_size(jm);
     hone_chat_msg *msgs = calloc(n, sizeof *msgs);
@@ -36,6 +37,7 @@ static int check_case(const char *tname, const char *eot, json_t *c) {
     hone_err err = {0};
     hone_chat_template *t;
     ASSERT_OK(hone_chat_template_open(&t, tname, &err), &err);
+    if (date) ASSERT_OK(hone_chat_template_set_date(t, date, &err), &err);
     char *out = NULL;
     size_t len = 0;
     int rc = hone_chat_render(t, msgs, n, gen, &out, &len, spans, &err);
@@ -128,12 +130,13 @@ static void test_fixture_render(void **state) {
     json_array_foreach(temps, idx, tj) {
         const char *name = json_string_value(json_object_get(tj, "name"));
         const char *eot = json_string_value(json_object_get(tj, "eot"));
+        const char *date = json_string_value(json_object_get(json_object_get(tj, "specials"), "date_string"));
         size_t ci;
         json_t *c;
         int tbad = 0, tn = 0;
         json_array_foreach(json_object_get(tj, "cases"), ci, c) {
             tn++;
-            if (!check_case(name, eot, c)) tbad++;
+            if (!check_case(name, eot, date, c)) tbad++;
         }
         print_message("[ chat     ] %-13s %2d cases, %d differ (transformers %s)\n", name, tn, tbad,
                       json_string_value(json_object_get(root, "transformers")));
@@ -142,7 +145,7 @@ static void test_fixture_render(void **state) {
         templates++;
     }
     json_decref(root);
-    assert_int_equal(templates, 7);
+    assert_int_equal(templates, 9);
     assert_true(cases >= 200);
     assert_int_equal(bad, 0);
 }
@@ -161,6 +164,8 @@ static void test_detect_excerpts(void **state) {
     /* Look-alikes that render differently must not be taken for a built-in. */
     static const char *neg[] = {
         "<|start_header_id|>system<|end_header_id|>\\n\\n{{- \"Cutting Knowledge Date: December 2023\\n\" }}",
+        "<|start_header_id|>{{ message['role'] }}<|end_header_id|> {%- if tools %}",
+        "<|start_header_id|> Cutting Knowledge Date: December 2023 Today Date: {{ date }}",
         "<|im_start|>assistant\\n<think>\\n{%- if enable_thinking %}",
         "{{ '[INST] ' + message['content'] + '[/INST]' }}",
         "<｜User｜>{{ content }}<｜Assistant｜>",
@@ -219,6 +224,33 @@ static void test_seed_layout(void **state) {
     ASSERT_OK(hone_chat_template_open(&t, "gemma", &err), &err);
     assert_null(hone_chat_template_warning(t));
     assert_string_equal(hone_chat_template_eot(t), "<end_of_turn>");
+    hone_chat_template_close(t);
+}
+
+/* Llama 3.2's default date is today's (transformers' strftime_now("%d %b %Y")); 3.1's is fixed. */
+static void test_llama_dates(void **state) {
+    hone_chat_msg m[] = {{"user", "Hi"}};
+    char today[2][64], want[2][256];
+    time_t now = time(NULL);
+    struct tm tmv;
+    strftime(today[0], sizeof today[0], "%d %b %Y", localtime_r(&now, &tmv));
+    char *out = render("llama3.2", m, 1, 0, NULL);
+    now = time(NULL); /* the day may turn during the call: accept the date before or after it */
+    strftime(today[1], sizeof today[1], "%d %b %Y", localtime_r(&now, &tmv));
+    for (int k = 0; k < 2; k++)
+        snprintf(want[k], sizeof want[k],
+                 "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December "
+                 "2023\nToday Date: %s\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>",
+                 today[k]);
+    if (strcmp(out, want[0]) && strcmp(out, want[1])) fail_msg("llama3.2 today:\n%s\nwant:\n%s", out, want[1]);
+    free(out);
+    out = render("llama3.1", m, 1, 0, NULL);
+    assert_non_null(strstr(out, "Today Date: 26 Jul 2024\n\n<|eot_id|>"));
+    free(out);
+    hone_err err = {0};
+    hone_chat_template *t;
+    ASSERT_OK(hone_chat_template_open(&t, "gemma", &err), &err);
+    assert_int_equal(hone_chat_template_set_date(t, "1 Jan 2025", &err), HONE_EARG);
     hone_chat_template_close(t);
 }
 
@@ -308,7 +340,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixture_render), cmocka_unit_test(test_detect_excerpts),
         cmocka_unit_test(test_detect_smollm2_gguf), cmocka_unit_test(test_seed_layout),
-        cmocka_unit_test(test_raw), cmocka_unit_test(test_template_file), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_raw), cmocka_unit_test(test_llama_dates), cmocka_unit_test(test_template_file), cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
