@@ -226,7 +226,12 @@ static int file_open(hone_chat_template *t, const char *path, hone_err *err) {
     }
     if (!l->pre[R_USER] || !l->pre[R_ASST])
         return hone_err_set(err, HONE_EFORMAT, "%s: needs at least 'user:' and 'assistant:' lines", path);
-    if (l->sys_mode == SYS_TURN && !l->pre[R_SYS]) l->role_error = "the template file has no 'system:' line";
+    if (l->sys_mode == SYS_TURN && !l->pre[R_SYS]) {
+        if (l->default_system)
+            return hone_err_set(err, HONE_EFORMAT, "%s: default_system needs a 'system:' line (or system_mode: fold)",
+                                path);
+        l->role_error = "the template file has no 'system:' line";
+    }
     if (!has_gen) l->gen = l->pre[R_ASST];
     return HONE_OK;
 }

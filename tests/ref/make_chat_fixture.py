@@ -97,6 +97,7 @@ CONVERSATIONS = [
     ("two users in a row", [m(U, "first"), m(U, "second")]),
     ("system not first", [m(U, "Hi"), m(A, "Hello"), m(S, "Late system."), m(U, "Bye")]),
     ("assistant first", [m(A, "I speak first."), m(U, "ok")]),
+    ("system in the middle", [m(U, "Hi"), m(S, "Mid system."), m(U, "Bye")]),
 ]
 
 
