@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "hone/chat.h"
+#include "tok/chat_internal.h"
 #include "util/err.h"
 #include "util/fileio.h"
 
@@ -163,10 +164,8 @@ static int split_role(char *v, const char *role, const char **pre, const char **
     return 0;
 }
 
-static int file_open(hone_chat_template *t, const char *path, hone_err *err) {
-    size_t len;
-    int rc = hone_file_read_all(path, &t->strings, &len, err);
-    if (rc) return rc;
+/* Parses t->strings (len bytes, NUL-terminated); path names it in errors. */
+static int file_parse(hone_chat_template *t, const char *path, size_t len, hone_err *err) {
     layout *l = &t->l;
     memset(l, 0, sizeof *l);
     l->name = t->name;
@@ -245,7 +244,9 @@ int hone_chat_template_open(hone_chat_template **out, const char *name, hone_err
         return hone_err_set(err, HONE_ENOMEM, "chat template: out of memory");
     }
     if (!strncmp(name, "file:", 5)) {
-        int rc = file_open(t, name + 5, err);
+        size_t len;
+        int rc = hone_file_read_all(name + 5, &t->strings, &len, err);
+        if (!rc) rc = file_parse(t, name + 5, len, err);
         if (rc) {
             hone_chat_template_close(t);
             return rc;
@@ -275,6 +276,25 @@ int hone_chat_template_open(hone_chat_template **out, const char *name, hone_err
     return hone_err_set(err, HONE_ENOTFOUND,
                         "chat template '%s': unknown (expected gemma, llama3, llama3.1, llama3.2, mistral, chatml, qwen2.5, smollm2, "
                         "chatml-plain, deepseek, raw, seed or file:PATH)", name);
+}
+
+int chat_template_from_text(hone_chat_template **out, const char *name, const char *text, size_t len,
+                            hone_err *err) {
+    *out = NULL;
+    hone_chat_template *t = calloc(1, sizeof *t);
+    if (!t || !(t->name = strdup(name)) || !(t->strings = malloc(len + 1))) {
+        hone_chat_template_close(t);
+        return hone_err_set(err, HONE_ENOMEM, "chat template: out of memory");
+    }
+    memcpy(t->strings, text, len);
+    t->strings[len] = 0;
+    int rc = file_parse(t, name, len, err);
+    if (rc) {
+        hone_chat_template_close(t);
+        return rc;
+    }
+    *out = t;
+    return HONE_OK;
 }
 
 void hone_chat_template_close(hone_chat_template *t) {
