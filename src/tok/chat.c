@@ -381,8 +381,9 @@ static size_t space_at(const unsigned char *s, size_t n) {
     if (n >= 1 && ((s[0] >= 0x09 && s[0] <= 0x0d) || (s[0] >= 0x1c && s[0] <= 0x20))) return 1;
     if (n >= 2 && s[0] == 0xc2 && (s[1] == 0x85 || s[1] == 0xa0)) return 2;
     if (n >= 3 && s[0] == 0xe1 && s[1] == 0x9a && s[2] == 0x80) return 3;                  /* U+1680 */
-    if (n >= 3 && s[0] == 0xe2 && s[1] == 0x80 &&
-        (s[2] <= 0x8a || s[2] == 0xa8 || s[2] == 0xa9 || s[2] == 0xaf)) return s[2] >= 0x80 ? 3 : 0; /* U+2000-200A, 2028, 2029, 202F */
+    if (n >= 3 && s[0] == 0xe2 && s[1] == 0x80 &&                                      /* U+2000-200A, */
+        ((s[2] >= 0x80 && s[2] <= 0x8a) || s[2] == 0xa8 || s[2] == 0xa9 || s[2] == 0xaf)) /* 2028, 2029, 202F */
+        return 3;
     if (n >= 3 && s[0] == 0xe2 && s[1] == 0x81 && s[2] == 0x9f) return 3;                  /* U+205F */
     if (n >= 3 && s[0] == 0xe3 && s[1] == 0x80 && s[2] == 0x80) return 3;                  /* U+3000 */
     return 0;
