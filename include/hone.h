@@ -145,5 +145,6 @@ const void *hone_gguf_tensor_data(const hone_gguf *g, int64_t t); /* into the ma
 #include "hone/safetensors_write.h"
 #include "hone/model.h"
 #include "hone/tokenizer.h"
+#include "hone/chat.h"
 
 #endif
