@@ -23,7 +23,7 @@ typedef enum hone_st_dtype {
     HONE_ST_DTYPE_COUNT,
 } hone_st_dtype;
 
-const char *hone_st_dtype_name(int dtype); /* "BF16", or NULL */
+const char *hone_st_dtype_str(int dtype); /* "BF16", or NULL */
 uint32_t hone_st_dtype_size(int dtype);    /* bytes per element, 0 if unknown */
 /* The ggml type id (hone_dtype) with the same element encoding, or -1 (BOOL, U*). */
 int hone_st_dtype_to_ggml(int dtype);

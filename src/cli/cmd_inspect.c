@@ -448,7 +448,7 @@ static int inspect_hf(const char *path, const opts *o) {
     }
     type_mix mix = {0};
     for (int64_t t = 0; t < hone_st_n_tensors(st); t++)
-        mix_add(&mix, hone_st_dtype_name(hone_st_tensor_dtype(st, t)), hone_st_tensor_nbytes(st, t));
+        mix_add(&mix, hone_st_dtype_str(hone_st_tensor_dtype(st, t)), hone_st_tensor_nbytes(st, t));
     /* tokenizer: tokenizer.json's model.type; chat template in tokenizer_config.json or its own file */
     json_t *tokj = load_json(dir, "tokenizer.json"), *tcj = load_json(dir, "tokenizer_config.json");
     const char *tok_kind = json_string_value(json_object_get(json_object_get(tokj, "model"), "type"));
@@ -492,7 +492,7 @@ static int inspect_hf(const char *path, const opts *o) {
                 }
                 json_t *e = json_object();
                 json_object_set_new(e, "name", json_string(hone_st_tensor_name(st, t)));
-                json_object_set_new(e, "type", json_string(hone_st_dtype_name(hone_st_tensor_dtype(st, t))));
+                json_object_set_new(e, "type", json_string(hone_st_dtype_str(hone_st_tensor_dtype(st, t))));
                 json_object_set_new(e, "shape", ne);
                 json_object_set_new(e, "st_shape", rm);
                 json_object_set_new(e, "shard", json_integer(hone_st_tensor_shard(st, t)));
@@ -538,7 +538,7 @@ static int inspect_hf(const char *path, const opts *o) {
             for (int64_t t = 0; t < hone_st_n_tensors(st); t++) {
                 uint32_t nd = hone_st_tensor_ndim(st, t);
                 const uint64_t *shape = hone_st_tensor_shape(st, t);
-                printf("  %-50s %-5s [", hone_st_tensor_name(st, t), hone_st_dtype_name(hone_st_tensor_dtype(st, t)));
+                printf("  %-50s %-5s [", hone_st_tensor_name(st, t), hone_st_dtype_str(hone_st_tensor_dtype(st, t)));
                 for (uint32_t k = 0; k < nd; k++) printf("%s%llu", k ? ", " : "", (unsigned long long)shape[nd - 1 - k]);
                 printf("] shard %d offset %llu, %llu bytes\n", hone_st_tensor_shard(st, t),
                        (unsigned long long)hone_st_tensor_offset(st, t),

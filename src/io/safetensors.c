@@ -64,7 +64,7 @@ static const struct { const char *name; uint32_t size; int ggml; } ST_DTYPES[HON
     [HONE_ST_F64] = {"F64", 8, HONE_F64},
 };
 
-const char *hone_st_dtype_name(int d) {
+const char *hone_st_dtype_str(int d) {
     return d >= 0 && d < HONE_ST_DTYPE_COUNT ? ST_DTYPES[d].name : NULL;
 }
 uint32_t hone_st_dtype_size(int d) {

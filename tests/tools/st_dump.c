@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
         int dt = hone_st_tensor_dtype(st, t);
         uint32_t nd = hone_st_tensor_ndim(st, t);
         const uint64_t *sh = hone_st_tensor_shape(st, t);
-        printf("tensor %s %s ", hone_st_tensor_name(st, t), hone_st_dtype_name(dt));
+        printf("tensor %s %s ", hone_st_tensor_name(st, t), hone_st_dtype_str(dt));
         if (!nd) printf("-");
         for (uint32_t k = 0; k < nd; k++) printf("%s%llu", k ? "," : "", (unsigned long long)sh[k]);
         printf(" %d %llu %llu\nvalues", hone_st_tensor_shard(st, t), (unsigned long long)hone_st_tensor_offset(st, t),
