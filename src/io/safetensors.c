@@ -260,7 +260,7 @@ static int parse_shard(hone_st *st, int shard, int want_meta, hone_err *err) {
     json_decref(root);
     if (rc) return rc;
     /* overlap: sort this shard's tensors by offset, neighbours must not intersect */
-    qsort(st->t + first, (size_t)(st->n - first), sizeof *st->t, cmp_tensor);
+    if (st->n - first > 1) qsort(st->t + first, (size_t)(st->n - first), sizeof *st->t, cmp_tensor);
     for (int64_t i = first + 1; i < st->n; i++) {
         const st_tensor *a = &st->t[i - 1], *b = &st->t[i];
         if (a->end > b->begin && b->end > b->begin && a->end > a->begin)

@@ -78,6 +78,22 @@ static void test_valid(void **state) {
     free(buf);
 }
 
+static void test_no_tensors(void **state) {
+    hone_st *st;
+    hone_err err = {0};
+    uint8_t *buf;
+    ASSERT_OK(open_mem("{}", NULL, 0, &st, &err, &buf), &err);
+    assert_int_equal(hone_st_n_tensors(st), 0);
+    assert_int_equal(hone_st_n_meta(st), 0);
+    assert_int_equal(hone_st_find(st, "a"), -1);
+    hone_st_close(st);
+    free(buf);
+    ASSERT_OK(open_mem("{\"__metadata__\":{\"k\":\"v\"}}  ", NULL, 0, &st, &err, &buf), &err);
+    assert_string_equal(hone_st_meta_get(st, "k"), "v");
+    hone_st_close(st);
+    free(buf);
+}
+
 /* Opens header+data and expects code, with the file name and both needles in
  * a one-line message. */
 static void expect_bad(const char *header, size_t dlen, int code, const char *n1, const char *n2) {
@@ -270,6 +286,7 @@ int main(void) {
     srand((unsigned)getpid());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),
+        cmocka_unit_test(test_no_tensors),
         cmocka_unit_test(test_offsets),
         cmocka_unit_test(test_dtype),
         cmocka_unit_test(test_bad_json),
