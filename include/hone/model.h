@@ -92,8 +92,9 @@ int hone_model_desc_from_gguf(hone_model_desc *d, const hone_gguf *g, hone_err *
 int hone_model_desc_from_hf_config(hone_model_desc *d, const char *config_path, hone_err *err);
 int hone_model_desc_from_hf_json(hone_model_desc *d, const char *json, size_t len, const char *name,
                                  hone_err *err);
-/* Sets n_params from the tensors of an HF model (and tied_embeddings stays as
- * the config says). */
+/* Sets n_params from the tensors of an HF model: the language model's tensors
+ * (vision tower / projector excluded; a stored lm_head.weight of a tied model
+ * counted once). */
 void hone_model_desc_count_st(hone_model_desc *d, const hone_st *st);
 
 /* 1 if layer il attends through the sliding window. */

@@ -408,6 +408,11 @@ static int inspect_gguf(const char *path, const char *display, json_t *extra, co
 
 /* ---- HF folders and safetensors ---------------------------------------------------------- */
 
+static int ends_with(const char *s, const char *suf) {
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && !strcmp(s + n - m, suf);
+}
+
 static int file_exists(const char *p) {
     struct stat sb;
     return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
@@ -430,6 +435,8 @@ static int inspect_hf(const char *path, const opts *o) {
         const char *sl = strrchr(path, '/');
         snprintf(dir, sizeof dir, "%.*s", sl ? (int)(sl - path) : 1, sl ? path : ".");
     }
+    /* a config.json (not an index) stands for its folder */
+    if (!strcmp(path, "config.json") || ends_with(path, "/config.json")) path = dir;
     hone_err err = {0};
     hone_st *st;
     if (hone_st_open(&st, path, &err)) return cli_fail_err(&err);
@@ -554,11 +561,6 @@ static int inspect_hf(const char *path, const opts *o) {
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
-
-static int ends_with(const char *s, const char *suf) {
-    size_t n = strlen(s), m = strlen(suf);
-    return n >= m && !strcmp(s + n - m, suf);
-}
 
 int cmd_inspect(int argc, char **argv) {
     opts o = {0};

@@ -196,8 +196,19 @@ int hone_model_desc_from_gguf(hone_model_desc *d, const hone_gguf *g, hone_err *
     return desc_finish(d, path, fill, err);
 }
 
+/* Counts the language model only: a multimodal checkpoint's vision tower and
+ * projector are not part of the description, and a tied model that still
+ * stores lm_head.weight (a copy of the embeddings) counts it once. */
 void hone_model_desc_count_st(hone_model_desc *d, const hone_st *st) {
+    static const char *skip_prefix[] = {"vision_tower.", "multi_modal_projector.", "model.vision_tower.",
+                                        "model.multi_modal_projector."};
     uint64_t np = 0;
-    for (int64_t t = 0; t < hone_st_n_tensors(st); t++) np += hone_st_tensor_nelem(st, t);
+    for (int64_t t = 0; t < hone_st_n_tensors(st); t++) {
+        const char *n = hone_st_tensor_name(st, t);
+        int skip = d->tied_embeddings && (!strcmp(n, "lm_head.weight") || !strcmp(n, "language_model.lm_head.weight"));
+        for (size_t k = 0; k < sizeof skip_prefix / sizeof *skip_prefix && !skip; k++)
+            skip = !strncmp(n, skip_prefix[k], strlen(skip_prefix[k]));
+        if (!skip) np += hone_st_tensor_nelem(st, t);
+    }
     d->n_params = np;
 }

@@ -82,6 +82,9 @@ try:
         w[p + "self_attn.q_proj.weight"] = rng.standard_normal((64, 64)).astype(np.float32)
         w[p + "self_attn.k_proj.weight"] = rng.standard_normal((32, 64)).astype(np.float32)
         w[p + "mlp.up_proj.weight"] = rng.standard_normal((96, 64)).astype(np.float16)
+    n_params = sum(a.size for a in w.values())
+    # a tied checkpoint that still stores lm_head.weight: counted once
+    w["lm_head.weight"] = w["model.embed_tokens.weight"].copy()
     save_file(w, os.path.join(hf, "model.safetensors"), metadata={"format": "pt"})
     r = run("--json", "--tensors", hf)
     if r.returncode != 0:
@@ -91,7 +94,7 @@ try:
         d = h.get("model", {})
         want = dict(architecture="llama", n_layers=2, hidden=64, ffn_hidden=96, n_heads=4, n_kv_heads=2,
                     head_dim=16, vocab=50, context=8192, tied_embeddings=True,
-                    n_params=sum(a.size for a in w.values()))
+                    n_params=n_params)
         got = {k: d.get(k) for k in want}
         if got != want:
             fail(f"HF folder description {got} vs {want}")
@@ -110,6 +113,10 @@ try:
         mix = h["tensor_types"]
         if mix["F16"]["bytes"] != sum(a.nbytes for a in w.values() if a.dtype == np.float16):
             fail(f"HF type mix {mix}")
+        r3 = run("--json", "--tensors", os.path.join(hf, "config.json"))
+        if r3.returncode != 0 or {k: v for k, v in json.loads(r3.stdout).items() if k != "path"} != \
+                {k: v for k, v in h.items() if k != "path"}:
+            fail(f"inspect FOLDER/config.json differs from inspect FOLDER: {r3.stderr}")
         r2 = run(hf)
         if r2.returncode != 0 or "architecture:   llama" not in r2.stdout or "chat template:  yes" not in r2.stdout:
             fail(f"HF text output: {r2.stdout[:300]!r} {r2.stderr!r}")
