@@ -20,6 +20,7 @@ extern "C" {
 typedef enum hone_st_dtype {
     HONE_ST_BOOL, HONE_ST_U8, HONE_ST_I8, HONE_ST_U16, HONE_ST_I16, HONE_ST_F16, HONE_ST_BF16,
     HONE_ST_U32, HONE_ST_I32, HONE_ST_F32, HONE_ST_U64, HONE_ST_I64, HONE_ST_F64,
+    HONE_ST_F8_E4M3, HONE_ST_F8_E5M2, /* readable and listed; no ggml equivalent */
     HONE_ST_DTYPE_COUNT,
 } hone_st_dtype;
 

@@ -61,7 +61,8 @@ static const struct { const char *name; uint32_t size; int ggml; } ST_DTYPES[HON
     [HONE_ST_BF16] = {"BF16", 2, HONE_BF16}, [HONE_ST_U32] = {"U32", 4, -1},
     [HONE_ST_I32] = {"I32", 4, HONE_I32},   [HONE_ST_F32] = {"F32", 4, HONE_F32},
     [HONE_ST_U64] = {"U64", 8, -1},         [HONE_ST_I64] = {"I64", 8, HONE_I64},
-    [HONE_ST_F64] = {"F64", 8, HONE_F64},
+    [HONE_ST_F64] = {"F64", 8, HONE_F64},   [HONE_ST_F8_E4M3] = {"F8_E4M3", 1, -1},
+    [HONE_ST_F8_E5M2] = {"F8_E5M2", 1, -1},
 };
 
 const char *hone_st_dtype_str(int d) {
@@ -173,7 +174,7 @@ static int parse_entry(hone_st *st, int shard, const char *name, json_t *e, uint
         return hone_err_set(err, HONE_EFORMAT, "%s: header: %s.dtype: expected a string", path, name);
     int dt = dtype_parse(json_string_value(jd));
     if (dt < 0)
-        return hone_err_set(err, HONE_EUNSUPPORTED, "%s: header: %s.dtype: unknown dtype '%s' (expected one of BOOL, U8, I8, U16, I16, F16, BF16, U32, I32, F32, U64, I64, F64)",
+        return hone_err_set(err, HONE_EUNSUPPORTED, "%s: header: %s.dtype: unknown dtype '%s' (expected one of BOOL, U8, I8, U16, I16, F16, BF16, U32, I32, F32, U64, I64, F64, F8_E4M3, F8_E5M2)",
                             path, name, json_string_value(jd));
     if (!json_is_array(js))
         return hone_err_set(err, HONE_EFORMAT, "%s: header: %s.shape: expected an array", path, name);

@@ -61,7 +61,7 @@ int main(int argc, char **argv) {
                     uint64_t u64; int64_t i64; double f64; } v;
             memcpy(&v, p + i * hone_st_dtype_size(dt), hone_st_dtype_size(dt));
             switch (dt) {
-            case HONE_ST_BOOL: case HONE_ST_U8: printf(" %u", v.u8); break;
+            case HONE_ST_BOOL: case HONE_ST_U8: case HONE_ST_F8_E4M3: case HONE_ST_F8_E5M2: printf(" %u", v.u8); break;
             case HONE_ST_I8: printf(" %d", v.i8); break;
             case HONE_ST_U16: printf(" %u", v.u16); break;
             case HONE_ST_I16: printf(" %d", v.i16); break;

@@ -30,7 +30,7 @@ static int open_mem(const char *header, const void *data, size_t dlen, hone_st *
 static void test_valid(void **state) {
     float f[2] = {1.5f, -2.25f};
     uint16_t h[2] = {0x3c00, 0xc000}; /* f16 1.0, -2.0 */
-    uint8_t data[12];
+    uint8_t data[14] = {0};
     memcpy(data, f, 8);
     memcpy(data + 8, h, 4);
     hone_st *st;
@@ -38,10 +38,15 @@ static void test_valid(void **state) {
     const char *ok = "{\"__metadata__\":{\"format\":\"pt\",\"x\":\"y\"},"
                      "\"b\":{\"dtype\":\"F16\",\"shape\":[2,1],\"data_offsets\":[8,12]},"
                      "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                     "\"e\":{\"dtype\":\"I64\",\"shape\":[0,3],\"data_offsets\":[12,12]}}";
+                     "\"e\":{\"dtype\":\"I64\",\"shape\":[0,3],\"data_offsets\":[12,12]},"
+                     "\"f8\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[12,14]}}";
     uint8_t *buf;
     ASSERT_OK(open_mem(ok, data, sizeof data, &st, &err, &buf), &err);
-    assert_int_equal(hone_st_n_tensors(st), 3);
+    assert_int_equal(hone_st_n_tensors(st), 4);
+    int64_t f8 = hone_st_find(st, "f8");
+    assert_int_equal(hone_st_tensor_dtype(st, f8), HONE_ST_F8_E4M3);
+    assert_int_equal(hone_st_tensor_nbytes(st, f8), 2);
+    assert_int_equal(hone_st_dtype_to_ggml(HONE_ST_F8_E4M3), -1);
     assert_int_equal(hone_st_n_shards(st), 1);
     /* ordered by offset */
     assert_string_equal(hone_st_tensor_name(st, 0), "a");
