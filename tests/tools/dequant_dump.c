@@ -8,6 +8,8 @@
  *       quantizes the raw f32 file to TYPE (a name: Q4_K, BF16, ...) with
  *       hone_quantize, writes the quantized bytes to OUT.q and their
  *       dequantization (hone_dequantize) to OUT.f32.
+ *   dequant_dump dequant TYPE IN.q OUT.f32
+ *       dequantizes raw TYPE blocks (hone_dequantize) to raw f32.
  * Exit status 0 on success, 1 with the library's error on stderr otherwise. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,10 +93,38 @@ static int cmd_quant(const char *tname, const char *in, const char *outq, const 
     return rc;
 }
 
+static int cmd_dequant(const char *tname, const char *in, const char *outf) {
+    int type = type_by_name(tname);
+    uint32_t bb = type < 0 ? 0 : hone_dtype_block_bytes(type);
+    FILE *f = bb ? fopen(in, "rb") : NULL;
+    if (!f) {
+        fprintf(stderr, "dequant_dump: unknown type %s or cannot read %s\n", tname, in);
+        return 1;
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint64_t n = (uint64_t)size / bb * hone_dtype_block(type);
+    uint8_t *q = malloc((size_t)size + 1);
+    float *y = malloc(n * sizeof(float) + 1); /* (n) */
+    int rc = 1;
+    hone_err err = {0};
+    if (!q || !y || size % bb) fprintf(stderr, "dequant_dump: %s: not whole %s blocks\n", in, tname);
+    else if (fread(q, 1, (size_t)size, f) != (size_t)size) fprintf(stderr, "dequant_dump: short read %s\n", in);
+    else if (hone_dequantize(type, q, y, n, &err)) fail("dequantize", &err);
+    else rc = write_all(outf, y, n * sizeof(float));
+    fclose(f);
+    free(q);
+    free(y);
+    return rc;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 5 && !strcmp(argv[1], "dequant")) return cmd_dequant(argv[2], argv[3], argv[4]);
     if (argc == 4 && !strcmp(argv[1], "dump")) return cmd_dump(argv[2], argv[3]);
     if (argc == 6 && !strcmp(argv[1], "quant")) return cmd_quant(argv[2], argv[3], argv[4], argv[5]);
     fprintf(stderr, "usage: dequant_dump dump MODEL.gguf OUT.f32\n"
-                    "       dequant_dump quant TYPE IN.f32 OUT.q OUT.f32\n");
+                    "       dequant_dump quant TYPE IN.f32 OUT.q OUT.f32\n"
+                    "       dequant_dump dequant TYPE IN.q OUT.f32\n");
     return 2;
 }
