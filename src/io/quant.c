@@ -156,9 +156,17 @@ static void block_minmax(const float *x, int n, float *mn, float *mx) {
     *mx = hi;
 }
 
+/* 1/d, or 0 when d is 0 -- as ggml -- or when 1/d overflows (d subnormal: ggml
+ * would then convert inf or NaN to an integer, which is undefined; the fp16
+ * scale of such a block is 0 anyway, so the block dequantizes to 0 either way). */
+static float inv_scale(float d) {
+    float id = d != 0 ? 1.0f / d : 0.0f;
+    return isinf(id) ? 0.0f : id;
+}
+
 static void quant_block_q4_0(const float *x, uint8_t *b) {
     float d = block_absmax_signed(x, 32) / -8;
-    float id = d != 0 ? 1.0f / d : 0.0f;
+    float id = inv_scale(d);
     quant_put16(b, hone_f32_to_fp16(d));
     for (int j = 0; j < 16; j++) {
         int lo = (int)(x[j] * id + 8.5f), hi = (int)(x[j + 16] * id + 8.5f);
@@ -170,7 +178,7 @@ static void quant_block_q4_1(const float *x, uint8_t *b) {
     float mn, mx;
     block_minmax(x, 32, &mn, &mx);
     float d = (mx - mn) / 15;
-    float id = d != 0 ? 1.0f / d : 0.0f;
+    float id = inv_scale(d);
     quant_put16(b, hone_f32_to_fp16(d));
     quant_put16(b + 2, hone_f32_to_fp16(mn));
     for (int j = 0; j < 16; j++) {
@@ -192,7 +200,7 @@ static void pack_q5(const int *q, uint8_t *qh4, uint8_t *qs) {
 
 static void quant_block_q5_0(const float *x, uint8_t *b) {
     float d = block_absmax_signed(x, 32) / -16;
-    float id = d != 0 ? 1.0f / d : 0.0f;
+    float id = inv_scale(d);
     quant_put16(b, hone_f32_to_fp16(d));
     int q[32];
     for (int j = 0; j < 32; j++) {
@@ -206,7 +214,7 @@ static void quant_block_q5_1(const float *x, uint8_t *b) {
     float mn, mx;
     block_minmax(x, 32, &mn, &mx);
     float d = (mx - mn) / 31;
-    float id = d != 0 ? 1.0f / d : 0.0f;
+    float id = inv_scale(d);
     quant_put16(b, hone_f32_to_fp16(d));
     quant_put16(b + 2, hone_f32_to_fp16(mn));
     int q[32];
@@ -221,7 +229,7 @@ static void quant_block_q8_0(const float *x, uint8_t *b) {
     float amax = 0;
     for (int j = 0; j < 32; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
     float d = amax / 127;
-    float id = d != 0 ? 1.0f / d : 0.0f;
+    float id = inv_scale(d);
     quant_put16(b, hone_f32_to_fp16(d));
     for (int j = 0; j < 32; j++) b[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
 }

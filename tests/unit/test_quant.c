@@ -419,6 +419,14 @@ static void test_zeros_constant_tiny(void **state) {
             if (type == HONE_BF16) assert_true(fabsf(y[i] - x[i]) <= fabsf(x[i]) / 256);
             else assert_true(y[i] == 0.0f);
         }
+        /* subnormal f32 (1e-40, with zeros between): 1/scale overflows; still zeros.
+         * BF16 keeps them to within half its subnormal step 2^-133 */
+        for (int i = 0; i < 512; i++) x[i] = (i % 3 ? 1e-40f : 0.0f);
+        roundtrip(type, x, y, 512);
+        for (int i = 0; i < 512; i++) {
+            if (type == HONE_BF16) assert_true(fabsf(y[i] - x[i]) <= ldexpf(1, -134));
+            else assert_true(y[i] == 0.0f);
+        }
     }
 }
 
