@@ -23,7 +23,6 @@ TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
 TESTS    := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
-# helper programs the interop scripts run (tests/tools/NAME.c -> build/tools/NAME)
 TOOLS    := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
 # Sanitizer build (ASan + UBSan) of the library and tests, for the parsers.
