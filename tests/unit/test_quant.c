@@ -8,8 +8,11 @@
  * - quantize -> dequantize round trips with a per-type error bound (reason next to
  *   each), and the odd inputs: zeros, constants, huge, tiny, NaN/inf.
  * - The error for types hone does not convert, directly and through a GGUF file.
+ * - The quantizers' bytes against llama.cpp's reference quantizers (a committed
+ *   fixture, tests/ref/make_quant_fixture.py).
  * The bit-exact check against gguf-py on the real models, and the quantizers'
- * bytes / RMSE against gguf-py and llama.cpp, are in tests/interop and bench/. */
+ * bytes / RMSE against gguf-py and llama.cpp on real weights, are in tests/interop
+ * and bench/. */
 #include <float.h>
 #include <math.h>
 
@@ -464,6 +467,53 @@ static void test_huge_nan(void **state) {
     assert_true(y[0] == INFINITY);
 }
 
+/* ---- llama.cpp's reference quantizers ------------------------------------------ */
+
+static void *read_fixture(const char *name, size_t *size) {
+    char path[256];
+    snprintf(path, sizeof path, "tests/fixtures/quant/%s", name);
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot open %s (written by tests/ref/make_quant_fixture.py)", path);
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *p = malloc(*size);
+    assert_int_equal(fread(p, 1, *size, f), *size);
+    fclose(f);
+    return p;
+}
+
+/* hone_quantize must give exactly the bytes of ggml's quantize_row_*_ref
+ * (tests/fixtures/quant, written by tests/ref/make_quant_fixture.py with the libggml
+ * of llama-cpp-python) on 16 super-blocks of ordinary and awkward data. No
+ * tolerance: hone does the same float operations in the same order. */
+static void test_llamacpp_fixture(void **state) {
+    static const int types[] = {HONE_Q4_0, HONE_Q4_1, HONE_Q5_0, HONE_Q5_1, HONE_Q8_0,
+                                HONE_Q2_K, HONE_Q4_K, HONE_Q5_K, HONE_Q6_K};
+    size_t nx;
+    float *x = read_fixture("input.f32", &nx);
+    uint64_t n = nx / sizeof(float);
+    assert_int_equal(n, 4096);
+    hone_err err = {0};
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        int type = types[t];
+        char name[32];
+        snprintf(name, sizeof name, "%s.bin", hone_dtype_name(type));
+        size_t nref;
+        uint8_t *ref = read_fixture(name, &nref);
+        assert_int_equal(nref, hone_dtype_row_bytes(type, n));
+        uint8_t *q = malloc(nref);
+        ASSERT_OK(hone_quantize(type, x, q, n, &err), &err);
+        uint32_t bb = hone_dtype_block_bytes(type);
+        for (size_t b = 0; b < nref / bb; b++)
+            if (memcmp(q + b * bb, ref + b * bb, bb))
+                fail_msg("%s: block %zu differs from llama.cpp's reference quantizer", name, b);
+        free(q);
+        free(ref);
+    }
+    free(x);
+}
+
 /* ---- errors ----------------------------------------------------------------- */
 
 static void test_unsupported(void **state) {
@@ -537,6 +587,7 @@ int main(void) {
         cmocka_unit_test(test_roundtrip_k),
         cmocka_unit_test(test_zeros_constant_tiny),
         cmocka_unit_test(test_huge_nan),
+        cmocka_unit_test(test_llamacpp_fixture),
         cmocka_unit_test(test_unsupported),
         cmocka_unit_test(test_gemma_tensors),
     };
