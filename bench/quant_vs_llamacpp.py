@@ -36,7 +36,7 @@ TENSORS = ["token_embd.weight", "blk.0.attn_v.weight", "blk.0.ffn_gate.weight",
            "blk.0.ffn_down.weight", "blk.6.attn_output.weight"]
 # ggml type ids (ggml.h enum ggml_type), block size, bytes per block
 TYPES = {"Q4_0": (2, 32, 18), "Q4_1": (3, 32, 20), "Q5_0": (6, 32, 22), "Q5_1": (7, 32, 24),
-         "Q8_0": (8, 32, 34), "Q2_K": (10, 256, 84), "Q4_K": (12, 256, 144),
+         "Q8_0": (8, 32, 34), "Q2_K": (10, 256, 84), "Q3_K": (11, 256, 110), "Q4_K": (12, 256, 144),
          "Q5_K": (13, 256, 176), "Q6_K": (14, 256, 210)}
 
 

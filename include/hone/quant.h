@@ -1,6 +1,6 @@
 /* hone/quant.h: public API, tensor element conversion: dequantize any supported
- * type to f32, quantize f32 to F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q2_K/Q4_K/Q5_K/Q6_K
- * (plain scalar reference code).
+ * type to f32, quantize f32 to F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and the
+ * K-quants Q2_K..Q6_K, Q8_K (plain scalar reference code).
  *
  * Dequantizers follow the order of float operations of ggml / gguf-py, so their
  * output is bit-identical to gguf-py's `gguf.quants.dequantize` (fp16 -> f32 is
@@ -45,7 +45,7 @@ int hone_gguf_tensor_dequantize(const hone_gguf *g, int64_t t, float *dst /* (ne
 
 /* Quantizes n floats (a multiple of the block size) into dst
  * (hone_dtype_row_bytes(type, n) bytes). Supported: F32, F16, BF16, Q4_0, Q4_1,
- * Q5_0, Q5_1, Q8_0, Q2_K, Q4_K, Q5_K, Q6_K.
+ * Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K (not Q8_1).
  * F32/F16/BF16 take any value (NaN and inf are kept). The block formats refuse
  * NaN and inf (HONE_EARG, naming the element) and values so large that a block's
  * fp16 scale would overflow (HONE_EARG, naming the block): ggml would write inf

@@ -253,11 +253,11 @@ static const block_ops OPS[HONE_DTYPE_COUNT] = {
     [HONE_Q8_0] = {dequant_block_q8_0, quant_block_q8_0, {0, -1}},
     [HONE_Q8_1] = {dequant_block_q8_1, NULL, {-1, -1}},
     [HONE_Q2_K] = {dequant_block_q2_k, quant_block_q2_k, {80, 82}},
-    [HONE_Q3_K] = {dequant_block_q3_k, NULL, {-1, -1}},
+    [HONE_Q3_K] = {dequant_block_q3_k, quant_block_q3_k, {108, -1}},
     [HONE_Q4_K] = {dequant_block_q4_k, quant_block_q4_k, {0, 2}},
     [HONE_Q5_K] = {dequant_block_q5_k, quant_block_q5_k, {0, 2}},
     [HONE_Q6_K] = {dequant_block_q6_k, quant_block_q6_k, {208, -1}},
-    [HONE_Q8_K] = {dequant_block_q8_k, NULL, {-1, -1}},
+    [HONE_Q8_K] = {dequant_block_q8_k, quant_block_q8_k, {-1, -1}},
 };
 
 static int is_scalar_float(int type) {

@@ -59,8 +59,10 @@ void dequant_block_q5_k(const uint8_t *blk, float *y /* (256) */);
 void dequant_block_q6_k(const uint8_t *blk, float *y /* (256) */);
 void dequant_block_q8_k(const uint8_t *blk, float *y /* (256) */);
 void quant_block_q2_k(const float *x /* (256) */, uint8_t *blk);
+void quant_block_q3_k(const float *x /* (256) */, uint8_t *blk);
 void quant_block_q4_k(const float *x /* (256) */, uint8_t *blk);
 void quant_block_q5_k(const float *x /* (256) */, uint8_t *blk);
 void quant_block_q6_k(const float *x /* (256) */, uint8_t *blk);
+void quant_block_q8_k(const float *x /* (256) */, uint8_t *blk);
 
 #endif

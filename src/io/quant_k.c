@@ -1,6 +1,6 @@
 /* quant_k.c: the K-quant super-blocks (256 elements): dequantize Q2_K..Q6_K and
- * Q8_K bit-exactly as gguf-py, quantize Q2_K, Q4_K, Q5_K, Q6_K as ggml's reference
- * quantizers (quantize_row_q*_K_ref): same scale search, same float operations.
+ * Q8_K bit-exactly as gguf-py; quantize all six as ggml's reference quantizers
+ * (quantize_row_q*_K_ref): same scale search, same float operations.
  *
  * Layouts (bytes; h = fp16, sub-block = 16 or 32 elements sharing a scale):
  *   Q2_K: u8 scales[16] (lo nibble scale, hi nibble min), qs[64] (2 bits), h d, h dmin
@@ -216,6 +216,56 @@ static float kq_fit_scale_sym(int n, int nmax, const float *x, int8_t *L) {
     return scale;
 }
 
+/* Symmetric fit x[i] ~ scale * L[i], L in -nmax..nmax-1, weights x^2: the grid
+ * through the value of largest magnitude, then up to 5 sweeps that move single
+ * elements to the level that raises the weighted fit (sumlx^2 / suml2), while
+ * one does. Returns the least-squares scale; L comes back offset by +nmax.
+ * ggml's make_q3_quants with do_rmse. */
+static float kq_fit_scale_q3(int n, int nmax, const float *x, int8_t *L) {
+    float amax = 0, max = 0;
+    for (int i = 0; i < n; i++)
+        if (fabsf(x[i]) > amax) {
+            amax = fabsf(x[i]);
+            max = x[i];
+        }
+    if (amax < 1e-15f) {
+        for (int i = 0; i < n; i++) L[i] = 0;
+        return 0.f;
+    }
+    float iscale = -nmax / max, sumlx = 0, suml2 = 0;
+    for (int i = 0; i < n; i++) {
+        int l = quant_nearest_int(iscale * x[i]);
+        l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+        L[i] = (int8_t)l;
+        float w = x[i] * x[i];
+        sumlx += w * x[i] * l;
+        suml2 += w * l * l;
+    }
+    for (int sweep = 0; sweep < 5; sweep++) {
+        int changed = 0;
+        for (int i = 0; i < n; i++) {
+            float w = x[i] * x[i];
+            float slx = sumlx - w * x[i] * L[i];
+            if (!(slx > 0)) continue;
+            float sl2 = suml2 - w * L[i] * L[i];
+            int l = quant_nearest_int(x[i] * sl2 / slx);
+            l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+            if (l == L[i]) continue;
+            slx += w * x[i] * l;
+            sl2 += w * l * l;
+            if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+                L[i] = (int8_t)l;
+                sumlx = slx;
+                suml2 = sl2;
+                changed++;
+            }
+        }
+        if (!changed) break;
+    }
+    for (int i = 0; i < n; i++) L[i] = (int8_t)(L[i] + nmax);
+    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
 /* ---- quantize: blocks ---------------------------------------------------- */
 
 void quant_block_q2_k(const float *x, uint8_t *b) {
@@ -255,6 +305,55 @@ void quant_block_q2_k(const float *x, uint8_t *b) {
     for (int h = 0; h < 2; h++)
         for (int l = 0; l < 32; l++) {
             const uint8_t *q = L + 128 * h + l;
+            qs[32 * h + l] = (uint8_t)(q[0] | q[32] << 2 | q[64] << 4 | q[96] << 6);
+        }
+}
+
+void quant_block_q3_k(const float *x, uint8_t *b) {
+    int8_t L[QK_K];
+    float scales[16], max_scale = 0, amax = 0;
+    uint8_t *hm = b, *qs = b + 32, *sc = b + 96;
+    for (int g = 0; g < 16; g++) {
+        scales[g] = kq_fit_scale_q3(16, 4, x + 16 * g, L + 16 * g);
+        if (fabsf(scales[g]) > amax) {
+            amax = fabsf(scales[g]);
+            max_scale = scales[g];
+        }
+    }
+    memset(sc, 0, 12);
+    if (max_scale != 0) {
+        float iscale = -32.f / max_scale;
+        for (int g = 0; g < 16; g++) {
+            int l = (int8_t)quant_nearest_int(iscale * scales[g]);
+            l = (l < -32 ? -32 : l > 31 ? 31 : l) + 32; /* 6 bits */
+            if (g < 8) sc[g] = (uint8_t)(l & 0xf);
+            else sc[g - 8] |= (uint8_t)((l & 0xf) << 4);
+            sc[8 + g % 4] |= (uint8_t)((l >> 4) << (2 * (g / 4)));
+        }
+        quant_put16(b + 108, hone_f32_to_fp16(1 / iscale));
+    } else {
+        quant_put16(b + 108, 0);
+    }
+    for (int g = 0; g < 16; g++) {
+        int lo = g < 8 ? sc[g] & 0xf : sc[g - 8] >> 4;
+        int hi = (sc[8 + g % 4] >> (2 * (g / 4))) & 3;
+        float d = quant_h(b + 108) * (float)(int8_t)((lo | hi << 4) - 32);
+        if (d == 0) continue;
+        for (int i = 0; i < 16; i++) {
+            int l = quant_nearest_int(x[16 * g + i] / d);
+            L[16 * g + i] = (int8_t)((l < -4 ? -4 : l > 3 ? 3 : l) + 4);
+        }
+    }
+    /* bit 2 of level e goes to bit e/32 of hmask[e % 32], the low 2 bits as Q2_K */
+    memset(hm, 0, 32);
+    for (int e = 0; e < QK_K; e++)
+        if (L[e] > 3) {
+            hm[e % 32] |= (uint8_t)(1 << (e / 32));
+            L[e] -= 4;
+        }
+    for (int h = 0; h < 2; h++)
+        for (int l = 0; l < 32; l++) {
+            const int8_t *q = L + 128 * h + l;
             qs[32 * h + l] = (uint8_t)(q[0] | q[32] << 2 | q[64] << 4 | q[96] << 6);
         }
 }
@@ -323,6 +422,32 @@ void quant_block_q5_k(const float *x, uint8_t *b) {
             qh[l] |= (uint8_t)(((l1 >> 4) & 1) << (2 * c) | ((l2 >> 4) & 1) << (2 * c + 1));
             qs[32 * c + l] = (uint8_t)((l1 & 0xf) | (l2 & 0xf) << 4);
         }
+}
+
+/* Q8_K (the dot-product partner of the K-quants): f32 d = max / -127, q =
+ * round(x / d) capped at 127, and the sums of each 16 q's. ggml's ref. */
+void quant_block_q8_k(const float *x, uint8_t *b) {
+    float amax = 0, max = 0;
+    for (int e = 0; e < QK_K; e++)
+        if (fabsf(x[e]) > amax) {
+            amax = fabsf(x[e]);
+            max = x[e];
+        }
+    memset(b, 0, 292);
+    float iscale = amax != 0 ? -127.f / max : 0;
+    if (iscale == 0 || isinf(iscale)) return; /* zeros; or max subnormal: d would be 0 */
+    int8_t *q = (int8_t *)(b + 4);
+    for (int e = 0; e < QK_K; e++) {
+        int v = quant_nearest_int(iscale * x[e]);
+        q[e] = (int8_t)(v > 127 ? 127 : v);
+    }
+    for (int g = 0; g < 16; g++) {
+        int sum = 0;
+        for (int i = 0; i < 16; i++) sum += q[16 * g + i];
+        quant_put16(b + 260 + 2 * g, (uint16_t)(int16_t)sum);
+    }
+    float d = 1 / iscale;
+    memcpy(b, &d, 4); /* f32, little-endian like the host */
 }
 
 void quant_block_q6_k(const float *x, uint8_t *b) {

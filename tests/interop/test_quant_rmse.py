@@ -20,6 +20,9 @@ Each is quantized by hone (build/tools/dequant_dump quant) and dequantized back.
       the range) halve the step; 16-element groups have smaller ranges; the
       8-bit group scales cost at most 1/256 of a step; 0.65 leaves room for
       the symmetric grid wasting part of its range on skewed groups.
+    Q3_K <= 2 x Q4_0: both symmetric grids through the largest magnitude; 3 bits
+      (levels -4..3) double Q4_0's step (-8..7) over a comparable range (16- vs
+      32-element groups: smaller ranges), and the level search only lowers it.
     Q2_K <= 4.5 x Q4_0: 3 steps over a 16-element range (about 3.5 sigma for
       Gaussian weights, step ~1.2 sigma) against Q4_0's amax/8 (amax of 32
       Gaussians ~2.1 sigma, step ~0.26 sigma): ~4.5x the step before the search,
@@ -44,7 +47,7 @@ MAX_ELEMS = 1 << 18  # per tensor, from its start: keeps the run short (a multip
 TENSORS = ["token_embd.weight", "blk.0.attn_v.weight", "blk.0.ffn_gate.weight",
            "blk.0.ffn_down.weight", "blk.6.attn_output.weight"]
 GGUFPY_TYPES = ["F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1"]
-K_TYPES = {"Q2_K": ("Q4_0", 4.5), "Q4_K": ("Q4_1", 1.0), "Q5_K": ("Q5_1", 1.0),
+K_TYPES = {"Q2_K": ("Q4_0", 4.5), "Q3_K": ("Q4_0", 2.0), "Q4_K": ("Q4_1", 1.0), "Q5_K": ("Q5_1", 1.0),
            "Q6_K": ("Q5_1", 0.65)}  # bound: factor x RMSE of that gguf-py-checked type
 
 

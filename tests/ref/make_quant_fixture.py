@@ -5,9 +5,10 @@
                zero and constant sub-blocks, sparse, values on a half-integer grid
                (rounding ties), sub-block scales over 4 decades, skewed data;
   TYPE.bin     llama.cpp's quantization of input.f32 for TYPE in Q4_0 Q4_1 Q5_0
-               Q5_1 Q8_0 Q2_K Q4_K Q5_K Q6_K: ggml_quantize_chunk(type, ..., imatrix
-               NULL), i.e. ggml's quantize_row_*_ref, from the libggml that the PyPI
-               package llama-cpp-python builds, loaded with ctypes.
+               Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K Q8_K: ggml_quantize_chunk(type, ...,
+               imatrix NULL), i.e. ggml's quantize_row_*_ref (Q8_K, which
+               ggml_quantize_chunk does not take: quantize_row_q8_K_ref itself), from the libggml that the PyPI package llama-cpp-python
+               builds, loaded with ctypes.
 The unit test asserts hone_quantize gives the same bytes.
 
 Run with the reference venv's python (numpy); llama-cpp-python must be installed
@@ -27,7 +28,8 @@ OUT = os.path.join(ROOT, "tests", "fixtures", "quant")
 VENV = os.environ.get("HONE_LLAMA_VENV", os.path.expanduser("~/.cache/hone/venv-llama"))
 TYPES = {"Q4_0": (2, 32, 18), "Q4_1": (3, 32, 20), "Q5_0": (6, 32, 22), "Q5_1": (7, 32, 24),
          "Q8_0": (8, 32, 34), "Q2_K": (10, 256, 84), "Q4_K": (12, 256, 144),
-         "Q5_K": (13, 256, 176), "Q6_K": (14, 256, 210)}
+         "Q3_K": (11, 256, 110), "Q5_K": (13, 256, 176), "Q6_K": (14, 256, 210),
+         "Q8_K": (15, 256, 292)}
 
 
 def make_input():
@@ -69,9 +71,15 @@ def main():
     x.tofile(os.path.join(OUT, "input.f32"))
     for name, (tid, block, nbytes) in TYPES.items():
         q = np.zeros(x.size // block * nbytes, dtype=np.uint8)
-        got = lib.ggml_quantize_chunk(tid, x.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
-                                      q.ctypes.data_as(ctypes.c_void_p), 0, x.size // block, block, None)
-        assert got == q.size, (name, got, q.size)
+        xp = x.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+        if name == "Q8_K":
+            lib.quantize_row_q8_K_ref.argtypes = [ctypes.POINTER(ctypes.c_float), ctypes.c_void_p,
+                                                  ctypes.c_int64]
+            lib.quantize_row_q8_K_ref(xp, q.ctypes.data_as(ctypes.c_void_p), x.size)
+        else:
+            got = lib.ggml_quantize_chunk(tid, xp, q.ctypes.data_as(ctypes.c_void_p), 0,
+                                          x.size // block, block, None)
+            assert got == q.size, (name, got, q.size)
         q.tofile(os.path.join(OUT, f"{name}.bin"))
         print(f"wrote {name}.bin ({q.size} bytes)")
     print(f"from {libs[0]}")
