@@ -187,6 +187,13 @@ static void test_known_blocks_32(void **state) {
     b[2] = 0x80; b[33] = 0x7f;
     dq(HONE_Q8_0, b, y, 32);
     assert_true(y[0] == -32.0f && y[1] == -3.75f && y[16] == 0.0f && y[31] == 31.75f);
+    /* Q8_1: d = 0.25, s (ignored by dequantization) = 1.0, the same qs after 4 bytes */
+    put16(b, 0x3400);
+    put16(b + 2, 0x3c00);
+    for (int j = 0; j < 32; j++) b[4 + j] = (uint8_t)(int8_t)(j - 16);
+    b[4] = 0x80;
+    dq(HONE_Q8_1, b, y, 32);
+    assert_true(y[0] == -32.0f && y[1] == -3.75f && y[16] == 0.0f && y[31] == 3.75f);
 }
 
 static void test_known_blocks_k(void **state) {
