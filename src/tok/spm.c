@@ -12,8 +12,10 @@
  *      a character that is no piece becomes its <0xXX> byte tokens (byte
  *      fallback), or <unk> where the vocabulary has no byte tokens.
  *
- * O(n log n) in the text length: the heap holds at most n + 2*merges entries. */
+ * The text is first cut into chunks that no piece can span (see tok_spm_encode),
+ * so the heap stays small; O(n log w) for chunks of w characters. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "hone.h"
 #include "tok/tok_internal.h"
@@ -82,14 +84,13 @@ static int try_pair(const hone_tok *t, const char *text, const spm_sym *sym, int
     return heap_push(h, (spm_pair){t->score[id], l, r, size});
 }
 
-int tok_spm_encode(const hone_tok *t, const char *text, size_t len, tok_ids *out) {
-    if (len == 0) return HONE_OK;
-    if (len > INT32_MAX) return HONE_EARG;
-    spm_sym *sym = malloc(len * sizeof *sym);
-    spm_heap h = {0};
-    int rc = sym ? HONE_OK : HONE_ENOMEM;
+/* BPE over one chunk, with caller-owned scratch (sym has room for len entries). */
+static int encode_chunk(const hone_tok *t, const char *text, size_t len, spm_sym *sym, spm_heap *h,
+                        tok_ids *out) {
+    int rc = HONE_OK;
     int32_t ns = 0;
-    for (size_t off = 0; off < len && rc == HONE_OK;) {
+    h->n = 0;
+    for (size_t off = 0; off < len;) {
         /* one character; a lead byte whose continuation bytes are missing is a
          * symbol of its own (llama.cpp would swallow the next bytes, e.g. an escaped
          * space, into a byte-fallback run; for valid UTF-8 the two agree) */
@@ -101,17 +102,17 @@ int tok_spm_encode(const hone_tok *t, const char *text, size_t len, tok_ids *out
         ns++;
         off += n;
     }
-    for (int32_t i = 1; i < ns && rc == HONE_OK; i++) rc = try_pair(t, text, sym, i - 1, i, &h);
-    while (h.n && rc == HONE_OK) {
-        spm_pair p = heap_pop(&h);
+    for (int32_t i = 1; i < ns && rc == HONE_OK; i++) rc = try_pair(t, text, sym, i - 1, i, h);
+    while (h->n && rc == HONE_OK) {
+        spm_pair p = heap_pop(h);
         spm_sym *l = &sym[p.left], *r = &sym[p.right];
         if (l->n == 0 || r->n == 0 || l->n + r->n != p.size) continue; /* stale */
         l->n += r->n;
         r->n = 0;
         l->next = r->next;
         if (r->next >= 0) sym[r->next].prev = p.left;
-        rc = try_pair(t, text, sym, l->prev, p.left, &h);
-        if (rc == HONE_OK) rc = try_pair(t, text, sym, p.left, l->next, &h);
+        rc = try_pair(t, text, sym, l->prev, p.left, h);
+        if (rc == HONE_OK) rc = try_pair(t, text, sym, p.left, l->next, h);
     }
     for (int32_t i = 0; i != -1 && rc == HONE_OK && ns > 0; i = sym[i].next) {
         int32_t id = tok_lookup(t, text + sym[i].start, sym[i].n);
@@ -125,6 +126,31 @@ int tok_spm_encode(const hone_tok *t, const char *text, size_t len, tok_ids *out
             if (b >= 0) rc = tok_ids_push(out, b);
         }
     }
+    return rc;
+}
+
+static int is_ws(const char *p) { return !memcmp(p, "\xE2\x96\x81", 3); }
+
+int tok_spm_encode(const hone_tok *t, const char *text, size_t len, tok_ids *out) {
+    if (len == 0) return HONE_OK;
+    if (len > INT32_MAX) return HONE_EARG;
+    spm_sym *sym = malloc(len * sizeof *sym);
+    spm_heap h = {0};
+    if (!sym) return HONE_ENOMEM;
+    /* Chunks: cut before each '▁' that follows a non-'▁' character whose last byte
+     * x no piece has in front of a '▁' (t->spm_cut_ok[x]). No piece can span such
+     * a cut and merges on either side never interact, so encoding the chunks one
+     * by one gives the same ids as the whole text, with small heaps. */
+    int rc = HONE_OK;
+    size_t start = 0;
+    for (size_t i = 1; i + 3 <= len && rc == HONE_OK; i++) {
+        if (!is_ws(text + i) || (i >= 3 && is_ws(text + i - 3)) ||
+            !t->spm_cut_ok[(unsigned char)text[i - 1]])
+            continue;
+        rc = encode_chunk(t, text + start, i - start, sym, &h, out);
+        start = i;
+    }
+    if (rc == HONE_OK) rc = encode_chunk(t, text + start, len - start, sym, &h, out);
     free(sym);
     free(h.v);
     return rc;

@@ -41,6 +41,7 @@ struct hone_tok {
     int32_t *special;        /* control/user-defined/unknown ids, longest text first */
     size_t n_special;
     int32_t byte_tok[256];   /* SPM: id of <0xXX>, or -1 */
+    uint8_t spm_cut_ok[256]; /* SPM: 1 if no piece holds (char ending in this byte) + '▁' */
     tok_merges *merges;      /* BPE */
     tok_pretok *pretok;      /* BPE */
 };

@@ -410,6 +410,16 @@ int hone_tok_load_gguf(hone_tok **out, const hone_gguf *g, hone_err *err) {
             t->special[t->n_special++] = i;
     sort_special(t);
 
+    /* SPM chunking (spm.c): which bytes may end the character before a cut */
+    memset(t->spm_cut_ok, 1, sizeof t->spm_cut_ok);
+    for (int32_t i = 0; i < n; i++) {
+        const char *p = t->blob + t->poff[i];
+        uint32_t len = t->plen[i];
+        for (uint32_t k = 1; k + 3 <= len; k++)
+            if (!memcmp(p + k, "\xE2\x96\x81", 3) && !(k >= 3 && !memcmp(p + k - 3, "\xE2\x96\x81", 3)))
+                t->spm_cut_ok[(unsigned char)p[k - 1]] = 0;
+    }
+
     /* SPM byte fallback: <0xXX>, else the one-byte piece */
     for (int b = 0; b < 256; b++) {
         char hex[7], one = (char)b;
