@@ -649,7 +649,7 @@ int hone_tok_decode(const hone_tok *t, const int32_t *ids, size_t n_ids, unsigne
     size_t o = 0;
     for (size_t i = 0; i < n_ids; i++) {
         hone_str p = id_out(t, ids[i], flags, strip_at(t, i, ids[0], ids[i]));
-        memcpy(s + o, p.ptr, p.len);
+        if (p.len) memcpy(s + o, p.ptr, p.len);
         o += p.len;
     }
     s[o] = 0;
@@ -698,7 +698,7 @@ int hone_tok_stream_push(hone_tok_stream *s, int32_t id, char *out, size_t cap, 
     if ((size_t)s->n_pend + p.len > cap)
         return hone_err_set(err, HONE_EARG, "detokenize: stream buffer of %zu bytes too small", cap);
     memcpy(out, s->pend, (size_t)s->n_pend);
-    memcpy(out + s->n_pend, p.ptr, p.len);
+    if (p.len) memcpy(out + s->n_pend, p.ptr, p.len);
     size_t n = (size_t)s->n_pend + p.len;
     size_t keep = incomplete_tail((const unsigned char *)out, n);
     s->n_pend = (int)keep;
