@@ -1,6 +1,7 @@
 /* cmd_tokenize.c: `hone tokenize`: text -> token ids, pieces or a count, with the
  * tokenizer stored in a GGUF file's metadata. */
 #include <jansson.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,8 @@ static void usage(FILE *f) {
             "  --bos         prepend the BOS token (the model's add_bos_token is shown by\n"
             "                `hone inspect`; it is not applied implicitly)\n"
             "  --json        one JSON object: {\"count\", \"ids\", \"pieces\"}\n"
-            "  --decode      the input is ids (whitespace-separated); print the text\n");
+            "  --decode      the input is ids (whitespace-separated); print the text\n"
+            "  --bench N     encode the input N times (one thread) and print the speed\n");
 }
 
 static char *read_stdin(size_t *n) {
@@ -62,6 +64,7 @@ static void print_escaped(FILE *f, const char *s, size_t n) {
 int cmd_tokenize(int argc, char **argv) {
     const char *model = NULL, *text = NULL;
     int mode = 'i', json = 0, decode = 0;
+    long bench = 0;
     unsigned flags = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -78,6 +81,10 @@ int cmd_tokenize(int argc, char **argv) {
         else if (!strcmp(a, "--bos")) flags |= HONE_TOK_BOS;
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--decode")) decode = 1;
+        else if (!strcmp(a, "--bench")) {
+            if (++i >= argc || (bench = strtol(argv[i], NULL, 10)) <= 0)
+                return cli_usage_error("tokenize", "--bench needs a positive count");
+        }
         else if (a[0] == '-' && a[1]) return cli_usage_error("tokenize", "unknown flag '%s'", a);
         else if (text) return cli_usage_error("tokenize", "more than one TEXT argument");
         else text = a;
@@ -137,6 +144,22 @@ int cmd_tokenize(int argc, char **argv) {
     }
     int32_t *ids;
     size_t n;
+    if (bench) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (long r = 0; r < bench; r++) {
+            if (hone_tok_encode(t, text, len, flags, &ids, &n, &err) != HONE_OK) {
+                status = cli_fail_err(&err);
+                goto done;
+            }
+            free(ids);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        printf("%zu bytes, %zu tokens, %ld runs, %.4f s/run, %.2f MB/s\n", len, n, bench,
+               sec / (double)bench, (double)len * (double)bench / sec / 1e6);
+        goto done;
+    }
     if (hone_tok_encode(t, text, len, flags, &ids, &n, &err) != HONE_OK) {
         status = cli_fail_err(&err);
         goto done;
