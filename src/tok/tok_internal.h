@@ -40,6 +40,12 @@ struct hone_tok {
     int add_bos, add_space_prefix, ignore_merges;
     int32_t *special;        /* control/user-defined/unknown ids, longest text first */
     size_t n_special;
+    /* trie of the special texts (finds which occur in a text in one pass):
+     * node 0 is the root; per node: first child, next sibling, byte, and the
+     * index into special[] of the text ending there (-1: none) */
+    int32_t *trie_child, *trie_next, *trie_end;
+    uint8_t *trie_byte;
+    int32_t trie_n;
     int32_t byte_tok[256];   /* SPM: id of <0xXX>, or -1 */
     uint8_t spm_cut_ok[256]; /* SPM: 1 if no piece holds (char ending in this byte) + '▁' */
     tok_merges *merges;      /* BPE */

@@ -9,9 +9,9 @@
  *   2. SPM: each raw fragment gets a ' ' prefix when add_space_prefix is on and it
  *      starts the text or follows a special token, spaces become '▁', then spm.c;
  *      BPE: each raw fragment goes through bpe.c (pre-tokenizer + merges).
- * A cheap filter (which byte pairs occur in the text) skips special tokens that
- * cannot occur, so the split costs O(text) for the thousands of control tokens
- * of a Gemma vocabulary.
+ * A trie of the special texts finds, in one pass, which of them occur at all;
+ * only those split, so the thousands of control tokens of a Gemma vocabulary
+ * (<unused0>..<unused6241>) cost nothing when absent.
  *
  * Decode concatenates the per-id byte strings computed once at load (see
  * include/hone/tokenizer.h for the rules and the leading-space convention). */
@@ -119,6 +119,10 @@ void hone_tok_free(hone_tok *t) {
     free(t->dlen);
     free(t->ht);
     free(t->special);
+    free(t->trie_child);
+    free(t->trie_next);
+    free(t->trie_end);
+    free(t->trie_byte);
     tok_merges_free(t->merges);
     tok_pretok_free(t->pretok);
     free(t);
@@ -171,6 +175,39 @@ static void sort_special(hone_tok *t) {
         memcpy(a, tmp, (size_t)n * sizeof *a);
     }
     free(tmp);
+}
+
+/* The trie over special[] texts. */
+static int build_trie(hone_tok *t) {
+    uint64_t cap = 1;
+    for (size_t k = 0; k < t->n_special; k++) cap += t->plen[t->special[k]];
+    if (cap > INT32_MAX) return HONE_ENOMEM;
+    t->trie_child = malloc(cap * sizeof *t->trie_child);
+    t->trie_next = malloc(cap * sizeof *t->trie_next);
+    t->trie_end = malloc(cap * sizeof *t->trie_end);
+    t->trie_byte = malloc(cap);
+    if (!t->trie_child || !t->trie_next || !t->trie_end || !t->trie_byte) return HONE_ENOMEM;
+    t->trie_n = 1;
+    t->trie_child[0] = t->trie_next[0] = t->trie_end[0] = -1;
+    t->trie_byte[0] = 0;
+    for (size_t k = 0; k < t->n_special; k++) {
+        const unsigned char *p = (const unsigned char *)t->blob + t->poff[t->special[k]];
+        int32_t node = 0;
+        for (uint32_t j = 0; j < t->plen[t->special[k]]; j++) {
+            int32_t c = t->trie_child[node];
+            while (c >= 0 && t->trie_byte[c] != p[j]) c = t->trie_next[c];
+            if (c < 0) {
+                c = t->trie_n++;
+                t->trie_byte[c] = p[j];
+                t->trie_child[c] = t->trie_end[c] = -1;
+                t->trie_next[c] = t->trie_child[node];
+                t->trie_child[node] = c;
+            }
+            node = c;
+        }
+        if (t->trie_end[node] < 0) t->trie_end[node] = (int32_t)k;
+    }
+    return HONE_OK;
 }
 
 /* Per-id decoded bytes (see the header for the rules). */
@@ -409,6 +446,10 @@ int hone_tok_load_gguf(hone_tok **out, const hone_gguf *g, hone_err *err) {
              t->type[i] == HONE_TOKT_UNKNOWN) && t->plen[i] > 0)
             t->special[t->n_special++] = i;
     sort_special(t);
+    if (build_trie(t) != HONE_OK) {
+        rc = hone_err_set(err, HONE_ENOMEM, "%s: tokenizer: out of memory", path);
+        goto fail;
+    }
 
     /* SPM chunking (spm.c): which bytes may end the character before a cut */
     memset(t->spm_cut_ok, 1, sizeof t->spm_cut_ok);
@@ -507,16 +548,19 @@ static int partition(const hone_tok *t, const char *text, size_t len, unsigned f
     out->n = 0;
     if (len == 0) return HONE_OK;
     if (frags_push(out, 0, len, -1)) return HONE_ENOMEM;
-    /* which bytes and byte pairs occur: a token whose first pair never occurs is skipped */
-    uint8_t *pairs = calloc(65536 / 8, 1);
-    uint8_t bytes[256 / 8] = {0};
-    if (!pairs) return HONE_ENOMEM;
+    /* which special texts occur at all (one pass over the text with the trie);
+     * only those can split anything */
+    uint8_t *seen = calloc(t->n_special / 8 + 1, 1);
+    if (!seen) return HONE_ENOMEM;
     for (size_t i = 0; i < len; i++) {
-        unsigned a = (unsigned char)text[i];
-        bytes[a >> 3] |= (uint8_t)(1u << (a & 7));
-        if (i + 1 < len) {
-            unsigned p = a << 8 | (unsigned char)text[i + 1];
-            pairs[p >> 3] |= (uint8_t)(1u << (p & 7));
+        int32_t node = 0;
+        for (size_t j = i; j < len; j++) {
+            int32_t c = t->trie_child[node];
+            while (c >= 0 && t->trie_byte[c] != (unsigned char)text[j]) c = t->trie_next[c];
+            if (c < 0) break;
+            node = c;
+            int32_t k = t->trie_end[node];
+            if (k >= 0) seen[k >> 3] |= (uint8_t)(1u << (k & 7));
         }
     }
     frags tmp = {0};
@@ -524,19 +568,14 @@ static int partition(const hone_tok *t, const char *text, size_t len, unsigned f
     for (size_t k = 0; k < t->n_special && rc == HONE_OK; k++) {
         int32_t id = t->special[k];
         if (!(flags & HONE_TOK_SPECIAL) && t->type[id] != HONE_TOKT_USER_DEFINED) continue;
-        const unsigned char *p = (const unsigned char *)t->blob + t->poff[id];
-        size_t pl = t->plen[id];
-        if (pl > len) continue;
-        if (pl == 1 ? !(bytes[p[0] >> 3] & (1u << (p[0] & 7)))
-                    : !(pairs[(p[0] << 8 | p[1]) >> 3] & (1u << ((p[0] << 8 | p[1]) & 7))))
-            continue;
+        if (!(seen[k >> 3] & (1u << (k & 7)))) continue;
         rc = split_by(t, text, id, out, &tmp);
         frags s = *out;
         *out = tmp;
         tmp = s;
     }
     free(tmp.v);
-    free(pairs);
+    free(seen);
     return rc;
 }
 
