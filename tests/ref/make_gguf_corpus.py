@@ -18,7 +18,14 @@ output: a truncation's expected offset is where the cut field starts, and its
 expected text is the field's name. Files found by fuzzing (fuzz-*.gguf) are
 kept in the folder with a hand-written line in EXTRA below.
 
-Run: python3 tests/ref/make_gguf_corpus.py   (rewrites the folder; deterministic)
+`--check` (with the reference venv's python) reads every `ok` file with gguf-py
+(GGUFReader): it must accept it with the counts, names, types and shapes this
+script wrote, and, when build/hone exists, `hone inspect` must print the same
+version, counts and keys with their types. (Corrupt files are not fed to
+gguf-py: it trusts counts and loops for ages on 2^63 of them.)
+
+Run: python3 tests/ref/make_gguf_corpus.py [--check] [--out DIR]
+      (rewrites the folder; deterministic)
 """
 import os
 import struct
@@ -459,22 +466,76 @@ def main():
     tensor_cases()
     names = [c[0] for c in CASES]
     assert len(names) == len(set(names)), "duplicate case names"
-    os.makedirs(OUT, exist_ok=True)
-    keep = {"EXPECTED.tsv"} | {n for n in os.listdir(OUT) if n.startswith("fuzz-")}
-    for n in os.listdir(OUT):
+    if "--check" in sys.argv:
+        sys.exit(check())
+    out = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else OUT
+    os.makedirs(out, exist_ok=True)
+    keep = {n for n in os.listdir(out) if n.startswith("fuzz-")}
+    for n in os.listdir(out):
         if n not in keep:
-            os.remove(os.path.join(OUT, n))
+            os.remove(os.path.join(out, n))
     lines = []
     for name, data, expect, at in CASES:
-        with open(os.path.join(OUT, name), "wb") as f:
+        with open(os.path.join(out, name), "wb") as f:
             f.write(data)
         lines.append("%s\t%s\t%s" % (name, expect, "-" if at is None else at))
     lines += EXTRA
-    with open(os.path.join(OUT, "EXPECTED.tsv"), "w") as f:
+    with open(os.path.join(out, "EXPECTED.tsv"), "w") as f:
         f.write("# name\texpect (ok, or a substring of the one-line error)\tbyte named in the error (- = unstated)\n")
         f.write("# written by tests/ref/make_gguf_corpus.py; do not edit by hand\n")
         f.write("\n".join(lines) + "\n")
-    print("%d files in %s" % (len(CASES), os.path.normpath(OUT)), file=sys.stderr)
+    print("%d files in %s" % (len(CASES), os.path.normpath(out)), file=sys.stderr)
+
+
+def check():
+    """The valid files against gguf-py and `hone inspect`; returns the exit status."""
+    import subprocess
+    import tempfile
+    import warnings
+    warnings.simplefilter("ignore")
+    from gguf import GGUFReader
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    hone = os.path.join(root, "build", "hone")
+    hone = hone if os.access(hone, os.X_OK) else None
+    bad = n = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, data, expect, _ in CASES:
+            if expect != "ok":
+                continue
+            n += 1
+            path = os.path.join(tmp, name)
+            with open(path, "wb") as f:
+                f.write(data)
+            version, n_t, n_kv = struct.unpack("<IQQ", data[4:24])
+            try:
+                r = GGUFReader(path)
+            except Exception as e:
+                print("MISMATCH %s: gguf-py refuses it: %s" % (name, e))
+                bad += 1
+                continue
+            fields = [f for f in r.fields.values() if not f.name.startswith("GGUF.")]
+            problems = []
+            if len(fields) != n_kv or len(r.tensors) != n_t:
+                problems.append("gguf-py sees %d keys, %d tensors" % (len(fields), len(r.tensors)))
+            for t in r.tensors:
+                if int(t.tensor_type) not in DT:
+                    problems.append("tensor %s type %d" % (t.name, int(t.tensor_type)))
+            if hone:
+                out = subprocess.run([hone, "inspect", path], capture_output=True)
+                lines = out.stdout.decode("utf-8", "replace").split("\n")
+                head = "GGUF v%d, %d keys, %d tensors" % (version, n_kv, n_t)
+                if out.returncode != 0 or lines[0] != head:
+                    problems.append("hone inspect: %r, expected %r" % (lines[0], head))
+                elif not any(ord(c) < 32 for f in fields for c in f.name):
+                    want = ["  %s: %s" % (f.name, VT_NAMES[f.types[0]].upper()) for f in fields]
+                    if lines[1:1 + len(want)] != want:
+                        problems.append("hone inspect keys differ from gguf-py's")
+            for p in problems:
+                print("MISMATCH %s: %s" % (name, p))
+            bad += bool(problems)
+    print("gguf corpus vs gguf-py%s: %d valid files, %d mismatches"
+          % (" and hone inspect" if hone else " (build/hone absent: inspect not compared)", n, bad))
+    return 1 if bad else 0
 
 
 # Inputs found by fuzzing (kept as files; minimized), with what they must give.
