@@ -180,8 +180,9 @@ static int parse(hone_gguf *g, hone_err *err) {
     uint64_t n_tensors, n_kv;
     if (cursor_u64(&c, &n_tensors, "tensor count") || cursor_u64(&c, &n_kv, "metadata count"))
         return HONE_EFORMAT;
-    /* a key-value pair takes at least 8 (key length) + 4 (type) + 1 bytes */
-    if (n_kv > cursor_left(&c) / 13)
+    /* a key-value pair takes at least 8 (key length) + 4 (type) + 1 bytes; the
+     * hash tables hold indices + 1 in a uint32_t (a limit only > 55 GB hits) */
+    if (n_kv > cursor_left(&c) / 13 || n_kv > UINT32_MAX / 2)
         return cursor_fail_at(&c, 16, "metadata count %llu cannot fit in the %zu bytes left",
                               (unsigned long long)n_kv, cursor_left(&c));
     /* a tensor info takes at least 8 + 4 + 8 + 4 + 8 bytes */
