@@ -367,6 +367,9 @@ def kv_cases():
         b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 4) + b"a\nb\r"
         + struct.pack("<I", 99) + bytes(8), "unknown value type 99 for key 'a?b?'", 24 + 12)
     add("key-empty.gguf", simple([("", U8, 1)]), "empty metadata key", 24)
+    # a message quotes at most 120 bytes of a key
+    add("key-duplicate-long.gguf", simple([("k" * 300, U8, 1), ("k" * 300, U8, 2)]),
+        "duplicate metadata key '%s'" % ("k" * 120), 24 + 8 + 300 + 4 + 1)
     # bools
     one("bool-2.gguf", "k", BOOL, 2, "bool value is 2, expected 0 or 1", off_kv1 + 13)
     one("bool-255.gguf", "k", BOOL, 255, "bool value is 255", off_kv1 + 13)
