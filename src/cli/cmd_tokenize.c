@@ -26,7 +26,15 @@ static void usage(FILE *f) {
             "                `hone inspect`; it is not applied implicitly)\n"
             "  --json        one JSON object: {\"count\", \"ids\", \"pieces\"}\n"
             "  --decode      the input is ids (whitespace-separated); print the text\n"
-            "  --bench N     encode the input N times (one thread) and print the speed\n");
+            "  --bench N     encode the input N times (one thread) and print the speed\n"
+            "\n"
+            "  --chat FILE.json        render a conversation ([{\"role\",\"content\"}...] or\n"
+            "                          {\"messages\": [...]}) with the model's chat template,\n"
+            "                          tokenize it (special tokens parsed) and mark with '*'\n"
+            "                          the tokens training supervises (assistant turns)\n"
+            "  --chat-template NAME    gemma, chatml, llama3, mistral, raw or seed instead\n"
+            "                          of the template recognised from the model\n"
+            "  --gen                   append the open assistant turn (generation prompt)\n");
 }
 
 static char *read_stdin(size_t *n) {
@@ -61,10 +69,109 @@ static void print_escaped(FILE *f, const char *s, size_t n) {
     }
 }
 
+/* --chat: render, tokenize with special tokens, mark supervised tokens. A token is
+ * supervised when its bytes start inside an assistant message's [start, end_turn). */
+static int run_chat(const char *model, const char *file, const char *name, int gen, int mode, int json) {
+    json_error_t je;
+    json_t *root = json_load_file(file, 0, &je);
+    if (!root) return cli_fail("%s: line %d column %d: %s", file, je.line, je.column, je.text);
+    json_t *arr = json_is_array(root) ? root : json_object_get(root, "messages");
+    if (!json_is_array(arr)) {
+        json_decref(root);
+        return cli_fail("%s: expected an array of messages or {\"messages\": [...]}", file);
+    }
+    size_t nm = json_array_size(arr);
+    hone_chat_msg *msgs = calloc(nm ? nm : 1, sizeof *msgs);
+    hone_chat_span *sp = calloc(nm ? nm : 1, sizeof *sp);
+    int status = 0;
+    for (size_t i = 0; i < nm; i++) {
+        json_t *m = json_array_get(arr, i);
+        msgs[i].role = json_string_value(json_object_get(m, "role"));
+        msgs[i].content = json_string_value(json_object_get(m, "content"));
+        if (!msgs[i].role || !msgs[i].content) {
+            status = cli_fail("%s: messages[%zu]: expected string \"role\" and \"content\"", file, i);
+            break;
+        }
+    }
+    hone_err err = {0};
+    hone_gguf *g = NULL;
+    hone_tok *t = NULL;
+    hone_chat *c = NULL;
+    char *text = NULL;
+    size_t len = 0, n = 0;
+    int32_t *ids = NULL;
+    if (status) goto out;
+    if (hone_gguf_open(&g, model, &err) || hone_tok_load_gguf(&t, g, &err) ||
+        hone_chat_open(&c, g, t, name, &err) ||
+        hone_chat_render(c, msgs, nm, gen, &text, &len, sp, &err) ||
+        hone_tok_encode(t, text, len, HONE_TOK_SPECIAL, &ids, &n, &err)) {
+        status = cli_fail_err(&err);
+        goto out;
+    }
+    if (hone_chat_warning(c)) fprintf(stderr, "hone: warning: %s\n", hone_chat_warning(c));
+    /* byte offset of each token: the decoded bytes, back to back (SPM with a space
+     * prefix: the first piece's extra space is not in the text) */
+    size_t off = 0, n_sup = 0;
+    unsigned char *sup = calloc(n ? n : 1, 1);
+    for (size_t k = 0; k < n; k++) {
+        hone_str b = hone_tok_id_bytes(t, ids[k]);
+        size_t bl = b.len;
+        if (k == 0 && hone_tok_get_kind(t) == HONE_TOK_SPM && hone_tok_add_space_prefix(t) && bl &&
+            b.ptr[0] == ' ' && (len == 0 || text[0] != ' '))
+            bl--;
+        for (size_t i = 0; i < nm; i++)
+            if (!strcmp(msgs[i].role, "assistant") && off >= sp[i].start && off < sp[i].end_turn) sup[k] = 1;
+        n_sup += sup[k];
+        off += bl;
+    }
+    if (off != len)
+        fprintf(stderr, "hone: warning: token bytes (%zu) do not add up to the text (%zu): marks may be off\n",
+                off, len);
+    if (json) {
+        json_t *o = json_object(), *ja = json_array(), *js = json_array();
+        for (size_t k = 0; k < n; k++) {
+            json_array_append_new(ja, json_integer(ids[k]));
+            json_array_append_new(js, json_integer(sup[k]));
+        }
+        json_object_set_new(o, "template", json_string(hone_chat_name(c)));
+        json_object_set_new(o, "text", json_stringn(text, len));
+        json_object_set_new(o, "count", json_integer((json_int_t)n));
+        json_object_set_new(o, "supervised_count", json_integer((json_int_t)n_sup));
+        json_object_set_new(o, "ids", ja);
+        json_object_set_new(o, "supervised", js);
+        json_dumpf(o, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
+        fputc('\n', stdout);
+        json_decref(o);
+    } else if (mode == 'c') {
+        printf("%zu tokens, %zu supervised\n", n, n_sup);
+    } else {
+        printf("# template %s: %zu tokens, %zu supervised (*)\n", hone_chat_name(c), n, n_sup);
+        for (size_t k = 0; k < n; k++) {
+            hone_str p = hone_tok_piece(t, ids[k]);
+            printf("%c %d\t", sup[k] ? '*' : ' ', ids[k]);
+            print_escaped(stdout, p.ptr, p.len);
+            fputc('\n', stdout);
+        }
+    }
+    free(sup);
+out:
+    free(ids);
+    free(text);
+    hone_chat_free(c);
+    hone_tok_free(t);
+    if (g) hone_gguf_close(g);
+    free(msgs);
+    free(sp);
+    json_decref(root);
+    return status;
+}
+
 int cmd_tokenize(int argc, char **argv) {
     const char *model = NULL, *text = NULL;
     int mode = 'i', json = 0, decode = 0;
     long bench = 0;
+    const char *chat_file = NULL, *chat_name = NULL;
+    int gen = 0;
     unsigned flags = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -81,6 +188,12 @@ int cmd_tokenize(int argc, char **argv) {
         else if (!strcmp(a, "--bos")) flags |= HONE_TOK_BOS;
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--decode")) decode = 1;
+        else if (!strcmp(a, "--gen")) gen = 1;
+        else if (!strcmp(a, "--chat") || !strcmp(a, "--chat-template")) {
+            if (i + 1 >= argc) return cli_usage_error("tokenize", "%s needs a value", a);
+            if (!strcmp(a, "--chat")) chat_file = argv[++i];
+            else chat_name = argv[++i];
+        }
         else if (!strcmp(a, "--bench")) {
             if (++i >= argc || (bench = strtol(argv[i], NULL, 10)) <= 0)
                 return cli_usage_error("tokenize", "--bench needs a positive count");
@@ -90,6 +203,7 @@ int cmd_tokenize(int argc, char **argv) {
         else text = a;
     }
     if (!model) return cli_usage_error("tokenize", "--model PATH is required");
+    if (chat_file) return run_chat(model, chat_file, chat_name, gen, mode, json);
     size_t len = 0;
     char *owned = NULL;
     if (!text || !strcmp(text, "-")) {
