@@ -137,6 +137,9 @@ size_t hone_tok_stream_flush(hone_tok_stream *s, char out[4]);
  *   llama3    <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|>, trimmed
  *   mistral   [INST] user [/INST]assistant</s> (a system message is folded into
  *             the first user turn + "\n\n"; the original template rejects it)
+ *   deepseek  <｜begin▁of▁sentence｜>{last system}<｜User｜>...<｜Assistant｜>...<｜end▁of▁sentence｜>,
+ *             assistant text before the last </think> dropped, generation prompt
+ *             <｜Assistant｜><think>\n (DeepSeek-R1 distills)
  *   raw       the contents back to back, nothing added
  *   seed      the seed workflow's literal <bos>user\n...<eos>\n<bos>model\n...<eos>,
  *             which is NOT Gemma's real template (hone_chat_warning says so)
@@ -151,7 +154,8 @@ typedef struct hone_chat_msg {
 
 /* Where message i landed in the rendered text: its content (as rendered, e.g.
  * trimmed, a folded system prompt excluded) is [start, end); [start, end_turn)
- * adds the turn's closing marker (<end_of_turn>, <|im_end|>, <|eot_id|>, </s>),
+ * adds the turn's closing marker (<end_of_turn>, <|im_end|>, <|eot_id|>, </s>,
+ * <｜end▁of▁sentence｜>),
  * which is what training supervises for an assistant message. A message that
  * renders no content (a folded system message) has start == end == end_turn. */
 typedef struct hone_chat_span {

@@ -32,8 +32,8 @@ static void usage(FILE *f) {
             "                          {\"messages\": [...]}) with the model's chat template,\n"
             "                          tokenize it (special tokens parsed) and mark with '*'\n"
             "                          the tokens training supervises (assistant turns)\n"
-            "  --chat-template NAME    gemma, chatml, llama3, mistral, raw or seed instead\n"
-            "                          of the template recognised from the model\n"
+            "  --chat-template NAME    gemma, chatml, llama3, mistral, deepseek, raw or seed\n"
+            "                          instead of the template recognised from the model\n"
             "  --gen                   append the open assistant turn (generation prompt)\n");
 }
 

@@ -16,10 +16,10 @@
 #include "util/err.h"
 
 typedef enum chat_kind {
-    CHAT_RAW, CHAT_GEMMA, CHAT_CHATML, CHAT_LLAMA3, CHAT_MISTRAL, CHAT_SEED, CHAT_N
+    CHAT_RAW, CHAT_GEMMA, CHAT_CHATML, CHAT_LLAMA3, CHAT_MISTRAL, CHAT_SEED, CHAT_DEEPSEEK, CHAT_N
 } chat_kind;
 
-static const char *const NAMES[CHAT_N + 1] = {"raw", "gemma", "chatml", "llama3", "mistral", "seed", NULL};
+static const char *const NAMES[CHAT_N + 1] = {"raw", "gemma", "chatml", "llama3", "mistral", "seed", "deepseek", NULL};
 
 struct hone_chat {
     chat_kind kind;
@@ -117,15 +117,17 @@ int hone_chat_open(hone_chat **out, const hone_gguf *g, const hone_tok *t, const
         if (kind < 0)
             return hone_err_set(err, HONE_EUNSUPPORTED,
                                 "chat template '%s' unknown (built-in: raw, gemma, chatml, llama3, "
-                                "mistral, seed)", name);
+                                "mistral, seed, deepseek)", name);
     } else if (tmpl.ptr) {
         if (has(tmpl.ptr, tmpl.len, "<start_of_turn>")) kind = CHAT_GEMMA;
+        else if (has(tmpl.ptr, tmpl.len, "<｜Assistant｜>")) kind = CHAT_DEEPSEEK;
         else if (has(tmpl.ptr, tmpl.len, "<|start_header_id|>")) kind = CHAT_LLAMA3;
         else if (has(tmpl.ptr, tmpl.len, "<|im_start|>")) kind = CHAT_CHATML;
         else if (has(tmpl.ptr, tmpl.len, "[INST]")) kind = CHAT_MISTRAL;
     }
     if (kind < 0 && !name && t) {
         if (hone_tok_find(t, "<start_of_turn>", 15) >= 0) kind = CHAT_GEMMA;
+        else if (hone_tok_find(t, "<｜Assistant｜>", strlen("<｜Assistant｜>")) >= 0) kind = CHAT_DEEPSEEK;
         else if (hone_tok_find(t, "<|start_header_id|>", 19) >= 0) kind = CHAT_LLAMA3;
         else if (hone_tok_find(t, "<|im_start|>", 12) >= 0) kind = CHAT_CHATML;
         else if (hone_tok_find(t, "[INST]", 6) >= 0) kind = CHAT_MISTRAL;
@@ -133,14 +135,15 @@ int hone_chat_open(hone_chat **out, const hone_gguf *g, const hone_tok *t, const
     if (kind < 0)
         return hone_err_set(err, HONE_EUNSUPPORTED,
                             "%s: chat template not recognised (%s); choose one with --chat-template "
-                            "(raw, gemma, chatml, llama3, mistral, seed)",
+                            "(raw, gemma, chatml, llama3, mistral, seed, deepseek)",
                             g ? hone_gguf_path(g) : "model",
                             tmpl.ptr ? "tokenizer.chat_template matches no built-in family"
                                      : "no tokenizer.chat_template and no known turn tokens");
     hone_chat *c = calloc(1, sizeof *c);
     if (!c) return hone_err_set(err, HONE_ENOMEM, "chat template: out of memory");
     c->kind = (chat_kind)kind;
-    const char *fb_bos = kind == CHAT_LLAMA3 ? "<|begin_of_text|>" : kind == CHAT_MISTRAL ? "<s>" : "<bos>";
+    const char *fb_bos = kind == CHAT_LLAMA3 ? "<|begin_of_text|>" : kind == CHAT_MISTRAL ? "<s>"
+                       : kind == CHAT_DEEPSEEK ? "<｜begin▁of▁sentence｜>" : "<bos>";
     const char *fb_eos = kind == CHAT_MISTRAL ? "</s>" : "<eos>";
     c->bos = dup_piece(t, t ? hone_tok_bos(t) : -1, fb_bos);
     c->eos = dup_piece(t, t ? hone_tok_eos(t) : -1, fb_eos);
@@ -245,6 +248,14 @@ int hone_chat_render(const hone_chat *c, const hone_chat_msg *m, size_t n, int g
     case CHAT_MISTRAL:
         adds(&b, c->bos);
         break;
+    case CHAT_DEEPSEEK: /* bos, then the last system message's content */
+        adds(&b, c->bos);
+        for (size_t i = n; i-- > 0;)
+            if (role_of(m[i].role) == 0) {
+                adds(&b, m[i].content);
+                break;
+            }
+        break;
     default:
         break;
     }
@@ -345,6 +356,25 @@ int hone_chat_render(const hone_chat *c, const hone_chat_msg *m, size_t n, int g
             adds(&b, c->eos);
             sp->end_turn = b.n;
             break;
+        case CHAT_DEEPSEEK:
+            if (role == 0) { /* rendered up front */
+                sp->start = sp->end = sp->end_turn = b.n;
+            } else if (role == 1) {
+                adds(&b, "<｜User｜>");
+                sp->start = b.n;
+                add(&b, cs, cl);
+                sp->end = sp->end_turn = b.n;
+            } else { /* the template keeps only what follows the last </think> */
+                for (const char *q = cs; (q = strstr(q, "</think>")); q += 8) cs = q + 8;
+                cl = strlen(cs);
+                adds(&b, "<｜Assistant｜>");
+                sp->start = b.n;
+                add(&b, cs, cl);
+                sp->end = b.n;
+                adds(&b, "<｜end▁of▁sentence｜>");
+                sp->end_turn = b.n;
+            }
+            break;
         default: /* raw */
             sp->start = b.n;
             add(&b, cs, cl);
@@ -357,6 +387,7 @@ int hone_chat_render(const hone_chat *c, const hone_chat_msg *m, size_t n, int g
         case CHAT_GEMMA: adds(&b, "<start_of_turn>model\n"); break;
         case CHAT_CHATML: adds(&b, "<|im_start|>assistant\n"); break;
         case CHAT_LLAMA3: adds(&b, "<|start_header_id|>assistant<|end_header_id|>\n\n"); break;
+        case CHAT_DEEPSEEK: adds(&b, "<｜Assistant｜><think>\n"); break;
         case CHAT_SEED:
             if (n > first) adds(&b, "\n");
             adds(&b, c->bos);

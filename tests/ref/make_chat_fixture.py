@@ -9,7 +9,8 @@ bos_token/eos_token and add_generation_prompt.
 
 Templates: "chatml-smollm2" is the one embedded in the SmolLM2 GGUF
 (tokenizer.chat_template, read from the file); "gemma" (Gemma 3 instruct),
-"llama3" (Meta Llama 3 instruct), "mistral" (Mistral 7B Instruct v0.1) and
+"llama3" (Meta Llama 3 instruct), "mistral" (Mistral 7B Instruct v0.1),
+"deepseek" (DeepSeek-R1 distills, without the tool-call branches) and
 "chatml" are transcriptions of those models' published tokenizer_config.json
 templates (the GGUFs on this machine do not embed them: the Gemma 3 GGUF has no
 tokenizer.chat_template); "seed" and "raw" are hone's own definitions.
@@ -78,6 +79,19 @@ SEED = ("{%- if messages and messages[0]['role'] == 'system' -%}{%- set p = mess
         " + m['content'] + eos_token }}{%- endfor -%}"
         "{%- if add_generation_prompt -%}{%- if ms -%}{{ '\n' }}{%- endif -%}{{ bos_token + 'model\n' }}{%- endif -%}")
 
+DEEPSEEK_R1 = ("{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}"
+               "{% set ns = namespace(is_first=false, is_tool=false, is_output_first=true, system_prompt='') %}"
+               "{%- for message in messages %}{%- if message['role'] == 'system' %}"
+               "{% set ns.system_prompt = message['content'] %}{%- endif %}{%- endfor %}"
+               "{{bos_token}}{{ns.system_prompt}}{%- for message in messages %}"
+               "{%- if message['role'] == 'user' %}{%- set ns.is_tool = false -%}"
+               "{{'<｜User｜>' + message['content']}}{%- endif %}"
+               "{%- if message['role'] == 'assistant' and message['content'] is not none %}"
+               "{% set content = message['content'] %}{% if '</think>' in content %}"
+               "{% set content = content.split('</think>')[-1] %}{% endif %}"
+               "{{'<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>'}}{%- endif %}{%- endfor -%}"
+               "{% if add_generation_prompt and not ns.is_tool %}{{'<｜Assistant｜><think>\n'}}{% endif %}")
+
 RAW = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
 
 CONVS = [
@@ -94,6 +108,9 @@ CONVS = [
      {"role": "assistant", "content": "Salut !"}],
     [{"role": "user", "content": "line1\nline2\n\nline4"}, {"role": "assistant", "content": "a\nb"},
      {"role": "user", "content": "<b>html</b> & {{ braces }}"}],
+    [{"role": "user", "content": "Think first."},
+     {"role": "assistant", "content": "<think>\nhidden reasoning\n</think>\n\nThe answer."},
+     {"role": "user", "content": "Thanks"}],
 ]
 
 
@@ -120,6 +137,7 @@ def main():
         ("chatml-smollm2", "chatml", smol, "<|im_start|>", "<|im_end|>", True),
         ("seed", "seed", SEED, "<bos>", "<eos>", True),
         ("raw", "raw", RAW, "<bos>", "<eos>", True),
+        ("deepseek", "deepseek", DEEPSEEK_R1, "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", True),
     ]
     e = env()
     n = 0

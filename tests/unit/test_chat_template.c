@@ -16,6 +16,7 @@ static const char *marker(const char *tmpl, int is_user, const char *eos) {
     if (!strcmp(tmpl, "llama3")) return "<|eot_id|>";
     if (!strcmp(tmpl, "mistral")) return is_user ? "" : eos;
     if (!strcmp(tmpl, "seed")) return eos;
+    if (!strcmp(tmpl, "deepseek")) return is_user ? "" : eos;
     return "";
 }
 
@@ -92,6 +93,8 @@ static void test_fixture(void **state) {
                      nm && !strcmp(msgs[0].role, "system");
         for (size_t i = folded ? 1 : 0; i < nm; i++) {
             const char *a = msgs[i].content;
+            if (!strcmp(tname, "deepseek") && !strcmp(msgs[i].role, "assistant") && strstr(a, "</think>"))
+                a = strstr(a, "</think>") + 8;
             size_t al = strlen(a);
             if (!strcmp(tname, "gemma") || !strcmp(tname, "llama3")) trim_ref(a, &a, &al);
             const char *mk = marker(tname, !strcmp(msgs[i].role, "user"), eos);
