@@ -89,6 +89,11 @@ static inline size_t tok_utf8_len(unsigned char c) {
 }
 
 int32_t tok_lookup(const hone_tok *t, const char *s, size_t n); /* tokenizer.c: id or -1 */
+/* tokenizer.c, for the loaders: allocate n entries (blob of total bytes), store a
+ * piece (first id wins a duplicate text), then finish the derived tables. */
+int tok_alloc(hone_tok *t, int32_t n, uint64_t total);
+void tok_put_piece(hone_tok *t, int32_t id, const char *s, uint32_t len, uint64_t *off);
+int tok_finish(hone_tok *t, const char *path, hone_str general_name, hone_err *err);
 
 /* spm.c: SentencePiece BPE of text whose spaces are already '▁'. */
 int tok_spm_encode(const hone_tok *t, const char *text, size_t len, tok_ids *out);
