@@ -67,7 +67,13 @@ enum {
 /* Loads the tokenizer described by g's tokenizer.ggml.* keys. An unknown model or
  * pre-tokenizer is HONE_EUNSUPPORTED with its name in the message. */
 int hone_tok_load_gguf(hone_tok **out, const hone_gguf *g, hone_err *err);
+/* Loads DIR/tokenizer.json (+ DIR/tokenizer_config.json when present) of a Hugging
+ * Face model folder: byte-level BPE only for now (GPT-2, Llama 3, Qwen 2, SmolLM2,
+ * DeepSeek); anything else is HONE_EUNSUPPORTED naming the JSON path. */
+int hone_tok_load_hf(hone_tok **out, const char *dir, hone_err *err);
 void hone_tok_free(hone_tok *t);
+/* The chat template text of tokenizer_config.json (HF folders), or NULL. */
+const char *hone_tok_chat_template(const hone_tok *t);
 
 hone_tok_kind hone_tok_get_kind(const hone_tok *t);
 const char *hone_tok_pre_name(const hone_tok *t); /* "llama3", "default", ... ("" for SPM) */
@@ -163,7 +169,8 @@ typedef struct hone_chat_span {
 } hone_chat_span;
 
 /* The template for a model: `name` ("gemma", "chatml", ...) when not NULL, else
- * recognised from the GGUF's tokenizer.chat_template, else from the vocabulary
+ * recognised from the GGUF's tokenizer.chat_template (g may be NULL), else from
+ * hone_tok_chat_template(t), else from the vocabulary
  * (<start_of_turn> -> gemma, <|im_start|> -> chatml, <|start_header_id|> ->
  * llama3, [INST] -> mistral). t gives the BOS/EOS texts. Unknown: HONE_EUNSUPPORTED. */
 int hone_chat_open(hone_chat **out, const hone_gguf *g, const hone_tok *t, const char *name,

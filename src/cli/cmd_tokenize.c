@@ -1,6 +1,7 @@
 /* cmd_tokenize.c: `hone tokenize`: text -> token ids, pieces or a count, with the
  * tokenizer stored in a GGUF file's metadata. */
 #include <jansson.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,8 @@ static void usage(FILE *f) {
             "Turns TEXT (or standard input with '-', the default when no TEXT is given) into\n"
             "the token ids of the model's own tokenizer (GGUF tokenizer.ggml.* metadata).\n"
             "\n"
-            "  --model PATH  GGUF file (a vocab-only GGUF is enough)\n"
+            "  --model PATH  GGUF file (a vocab-only GGUF is enough), or a Hugging Face\n"
+            "                folder with tokenizer.json (byte-level BPE models)\n"
             "  --ids         print the ids, space-separated (default)\n"
             "  --pieces      print one line per token: id, tab, the piece as stored\n"
             "                (escaped: \\n \\t \\\\ \\xHH)\n"
@@ -69,6 +71,15 @@ static void print_escaped(FILE *f, const char *s, size_t n) {
     }
 }
 
+/* A GGUF file, or a Hugging Face folder (tokenizer.json): g stays NULL for a folder. */
+static int load_model(const char *model, hone_gguf **g, hone_tok **t, hone_err *err) {
+    struct stat st;
+    *g = NULL;
+    if (stat(model, &st) == 0 && S_ISDIR(st.st_mode)) return hone_tok_load_hf(t, model, err);
+    int rc = hone_gguf_open(g, model, err);
+    return rc ? rc : hone_tok_load_gguf(t, *g, err);
+}
+
 /* --chat: render, tokenize with special tokens, mark supervised tokens. A token is
  * supervised when its bytes start inside an assistant message's [start, end_turn). */
 static int run_chat(const char *model, const char *file, const char *name, int gen, int mode, int json) {
@@ -101,8 +112,7 @@ static int run_chat(const char *model, const char *file, const char *name, int g
     size_t len = 0, n = 0;
     int32_t *ids = NULL;
     if (status) goto out;
-    if (hone_gguf_open(&g, model, &err) || hone_tok_load_gguf(&t, g, &err) ||
-        hone_chat_open(&c, g, t, name, &err) ||
+    if (load_model(model, &g, &t, &err) || hone_chat_open(&c, g, t, name, &err) ||
         hone_chat_render(c, msgs, nm, gen, &text, &len, sp, &err) ||
         hone_tok_encode(t, text, len, HONE_TOK_SPECIAL, &ids, &n, &err)) {
         status = cli_fail_err(&err);
@@ -217,7 +227,7 @@ int cmd_tokenize(int argc, char **argv) {
     hone_gguf *g = NULL;
     hone_tok *t = NULL;
     int status = 0;
-    if (hone_gguf_open(&g, model, &err) != HONE_OK || hone_tok_load_gguf(&t, g, &err) != HONE_OK) {
+    if (load_model(model, &g, &t, &err) != HONE_OK) {
         status = cli_fail_err(&err);
         goto done;
     }

@@ -111,6 +111,8 @@ int hone_chat_open(hone_chat **out, const hone_gguf *g, const hone_tok *t, const
     int kind = -1;
     hone_str tmpl = {NULL, 0};
     if (g) hone_gguf_get_str(g, "tokenizer.chat_template", &tmpl);
+    if (!tmpl.ptr && t && hone_tok_chat_template(t))
+        tmpl = (hone_str){hone_tok_chat_template(t), strlen(hone_tok_chat_template(t))};
     if (name) {
         for (int k = 0; k < CHAT_N; k++)
             if (!strcmp(name, NAMES[k])) kind = k;

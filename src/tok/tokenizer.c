@@ -78,6 +78,7 @@ int32_t hone_tok_pad(const hone_tok *t) { return t->pad; }
 int hone_tok_add_bos(const hone_tok *t) { return t->add_bos; }
 int hone_tok_add_space_prefix(const hone_tok *t) { return t->add_space_prefix; }
 size_t hone_tok_max_bytes(const hone_tok *t) { return t->max_bytes; }
+const char *hone_tok_chat_template(const hone_tok *t) { return t->chat_template; }
 
 int hone_tok_is_eog(const hone_tok *t, int32_t id) {
     if (id < 0) return 0;
@@ -125,6 +126,7 @@ void hone_tok_free(hone_tok *t) {
     free(t->trie_byte);
     tok_merges_free(t->merges);
     tok_pretok_free(t->pretok);
+    free(t->chat_template);
     free(t);
 }
 
