@@ -71,6 +71,9 @@ int hone_tok_load_gguf(hone_tok **out, const hone_gguf *g, hone_err *err);
  * Face model folder: byte-level BPE only for now (GPT-2, Llama 3, Qwen 2, SmolLM2,
  * DeepSeek); anything else is HONE_EUNSUPPORTED naming the JSON path. */
 int hone_tok_load_hf(hone_tok **out, const char *dir, hone_err *err);
+/* The same from buffers (config_json may be NULL). */
+int hone_tok_load_hf_mem(hone_tok **out, const char *tokenizer_json, size_t len,
+                         const char *config_json, size_t clen, hone_err *err);
 void hone_tok_free(hone_tok *t);
 /* The chat template text of tokenizer_config.json (HF folders), or NULL. */
 const char *hone_tok_chat_template(const hone_tok *t);

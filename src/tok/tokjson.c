@@ -21,6 +21,9 @@
 #include "tok/tok_internal.h"
 #include "util/err.h"
 
+static int load_json(hone_tok **out, json_t *root, json_t *cfg, const char *path, const char *cpath,
+                     hone_err *err);
+
 typedef struct rxlist {
     char *rx[7];
     int n, byte_level;
@@ -144,6 +147,25 @@ int hone_tok_load_hf(hone_tok **out, const char *dir, hone_err *err) {
         return hone_err_set(err, je.line < 0 ? HONE_EIO : HONE_EFORMAT, "%s: line %d column %d: %s", path,
                             je.line, je.column, je.text);
     json_t *cfg = json_load_file(cpath, 0, &je); /* optional */
+    return load_json(out, root, cfg, path, cpath, err);
+}
+
+int hone_tok_load_hf_mem(hone_tok **out, const char *tokenizer_json, size_t len, const char *config_json,
+                         size_t clen, hone_err *err) {
+    *out = NULL;
+    json_error_t je;
+    json_t *root = json_loadb(tokenizer_json, len, 0, &je);
+    if (!root)
+        return hone_err_set(err, HONE_EFORMAT, "tokenizer.json: line %d column %d: %s", je.line, je.column,
+                            je.text);
+    json_t *cfg = config_json ? json_loadb(config_json, clen, 0, &je) : NULL;
+    return load_json(out, root, cfg, "tokenizer.json", "tokenizer_config.json", err);
+}
+
+/* Takes ownership of root and cfg (may be NULL). */
+static int load_json(hone_tok **out, json_t *root, json_t *cfg, const char *path, const char *cpath,
+                     hone_err *err) {
+    *out = NULL;
     hone_tok *t = NULL;
     rxlist rl = {{0}, 0, 0};
     hone_str *pieces = NULL;
