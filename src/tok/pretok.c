@@ -123,7 +123,10 @@ static int split_one(const pcre2_code *c, pcre2_match_data *md, const char *text
         size_t len = in->v[k].len, pos = 0, prev = 0;
         while (pos < len) {
             int rc = pcre2_match(c, (PCRE2_SPTR)subj, len, pos, 0, md, NULL);
-            if (rc < 0) break; /* PCRE2_ERROR_NOMATCH (or a limit): the rest is one gap */
+            if (rc == PCRE2_ERROR_JIT_STACKLIMIT) /* a very long match: the interpreter has no such limit */
+                rc = pcre2_match(c, (PCRE2_SPTR)subj, len, pos, PCRE2_NO_JIT, md, NULL);
+            if (rc == PCRE2_ERROR_NOMATCH) break; /* the rest is one gap */
+            if (rc < 0) return HONE_EUNSUPPORTED; /* match/depth limit: never guess a split */
             PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
             size_t s = ov[0], e = ov[1];
             if (e <= s) { /* empty match: step over one character, emit nothing */

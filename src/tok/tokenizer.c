@@ -661,6 +661,8 @@ int hone_tok_encode(const hone_tok *t, const char *text, size_t len, unsigned fl
     if (rc != HONE_OK) {
         free(out.v);
         if (rc == HONE_ENOMEM) return hone_err_set(err, rc, "tokenize: out of memory");
+        if (rc == HONE_EUNSUPPORTED)
+            return hone_err_set(err, rc, "tokenize: pre-tokenizer '%s': a PCRE2 match limit was hit", t->pre);
         if (rc == HONE_EARG && !(err && err->code))
             return hone_err_set(err, rc, "tokenize: text too long");
         return rc;
