@@ -1,4 +1,4 @@
-/* hone/tokenizer.h: public API, tokenizers (SentencePiece-BPE, byte-level BPE) and chat templates.
+/* hone/tokenizer.h: public API, tokenizers (SentencePiece-BPE, byte-level BPE) from GGUF or HF files.
  * Included by hone.h; see its conventions.
  *
  * A hone_tok is loaded from the tokenizer.ggml.* metadata of an open GGUF file and
@@ -133,62 +133,6 @@ int hone_tok_stream_push(hone_tok_stream *s, int32_t id, char *out, size_t cap, 
                          hone_err *err);
 /* Emits any held bytes (at most 3). */
 size_t hone_tok_stream_flush(hone_tok_stream *s, char out[4]);
-
-/* ---- chat templates ----------------------------------------------------------
- * Built-in renderers that reproduce, byte for byte, what each family's Jinja
- * template gives through transformers' apply_chat_template (checked against
- * jinja2 in tests/unit/test_chat_template.c's fixture):
- *   gemma     <start_of_turn>user\n...<end_of_turn>\n, assistant shown as "model",
- *             a system message folded into the first user turn (+ "\n\n"),
- *             contents trimmed (Gemma 3's template)
- *   chatml    <|im_start|>role\n...<|im_end|>\n (Qwen 2/2.5, SmolLM2), with the
- *             model's default system prompt when its template has one
- *   llama3    <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|>, trimmed
- *   mistral   [INST] user [/INST]assistant</s> (a system message is folded into
- *             the first user turn + "\n\n"; the original template rejects it)
- *   deepseek  <｜begin▁of▁sentence｜>{last system}<｜User｜>...<｜Assistant｜>...<｜end▁of▁sentence｜>,
- *             assistant text before the last </think> dropped, generation prompt
- *             <｜Assistant｜><think>\n (DeepSeek-R1 distills)
- *   raw       the contents back to back, nothing added
- *   seed      the seed workflow's literal <bos>user\n...<eos>\n<bos>model\n...<eos>,
- *             which is NOT Gemma's real template (hone_chat_warning says so)
- * Roles are "system", "user", "assistant". */
-
-typedef struct hone_chat hone_chat;
-
-typedef struct hone_chat_msg {
-    const char *role;    /* "system", "user" or "assistant" */
-    const char *content; /* NUL-terminated UTF-8 */
-} hone_chat_msg;
-
-/* Where message i landed in the rendered text: its content (as rendered, e.g.
- * trimmed, a folded system prompt excluded) is [start, end); [start, end_turn)
- * adds the turn's closing marker (<end_of_turn>, <|im_end|>, <|eot_id|>, </s>,
- * <｜end▁of▁sentence｜>),
- * which is what training supervises for an assistant message. A message that
- * renders no content (a folded system message) has start == end == end_turn. */
-typedef struct hone_chat_span {
-    size_t start, end, end_turn;
-} hone_chat_span;
-
-/* The template for a model: `name` ("gemma", "chatml", ...) when not NULL, else
- * recognised from the GGUF's tokenizer.chat_template (g may be NULL), else from
- * hone_tok_chat_template(t), else from the vocabulary
- * (<start_of_turn> -> gemma, <|im_start|> -> chatml, <|start_header_id|> ->
- * llama3, [INST] -> mistral). t gives the BOS/EOS texts. Unknown: HONE_EUNSUPPORTED. */
-int hone_chat_open(hone_chat **out, const hone_gguf *g, const hone_tok *t, const char *name,
-                   hone_err *err);
-void hone_chat_free(hone_chat *c);
-const char *hone_chat_name(const hone_chat *c);
-/* A warning to show the user for this template, or NULL. */
-const char *hone_chat_warning(const hone_chat *c);
-/* Renders the conversation; with add_generation_prompt an open assistant turn is
- * appended. *text is malloc'd, NUL-terminated. spans (n entries) may be NULL. */
-int hone_chat_render(const hone_chat *c, const hone_chat_msg *msgs, size_t n,
-                     int add_generation_prompt, char **text, size_t *len, hone_chat_span *spans,
-                     hone_err *err);
-/* Names of the built-in templates, NULL-terminated. */
-const char *const *hone_chat_names(void);
 
 #ifdef __cplusplus
 }

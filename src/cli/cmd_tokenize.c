@@ -34,8 +34,9 @@ static void usage(FILE *f) {
             "                          {\"messages\": [...]}) with the model's chat template,\n"
             "                          tokenize it (special tokens parsed) and mark with '*'\n"
             "                          the tokens training supervises (assistant turns)\n"
-            "  --chat-template NAME    gemma, chatml, llama3, mistral, deepseek, raw or seed\n"
-            "                          instead of the template recognised from the model\n"
+            "  --chat-template NAME    a built-in (gemma, llama3, llama3.1, llama3.2, mistral,\n"
+            "                          chatml, smollm2, chatml-plain, deepseek, raw, seed) or\n"
+            "                          file:PATH, instead of the one recognised from the model\n"
             "  --gen                   append the open assistant turn (generation prompt)\n");
 }
 
@@ -80,6 +81,33 @@ static int load_model(const char *model, hone_gguf **g, hone_tok **t, hone_err *
     return rc ? rc : hone_tok_load_gguf(t, *g, err);
 }
 
+/* The chat template: --chat-template NAME; else the model's Jinja template
+ * (GGUF tokenizer.chat_template or tokenizer_config.json) recognised; else the
+ * family told by the vocabulary's turn tokens. */
+static int open_template(hone_chat_template **c, const hone_gguf *g, const hone_tok *t, const char *name,
+                         hone_err *err) {
+    if (name) return hone_chat_template_open(c, name, err);
+    hone_str j = {NULL, 0};
+    if (g) hone_gguf_get_str(g, "tokenizer.chat_template", &j);
+    if (!j.ptr && hone_tok_chat_template(t))
+        j = (hone_str){hone_tok_chat_template(t), strlen(hone_tok_chat_template(t))};
+    const char *found = j.ptr ? hone_chat_template_detect(j.ptr, j.len) : NULL;
+    static const struct { const char *tok, *tmpl; } BY_VOCAB[] = {
+        {"<start_of_turn>", "gemma"}, {"<|start_header_id|>", "llama3"}, {"<｜Assistant｜>", "deepseek"},
+        {"<|im_start|>", "chatml-plain"}, {"[INST]", "mistral"},
+    };
+    for (size_t i = 0; !found && i < sizeof BY_VOCAB / sizeof BY_VOCAB[0]; i++)
+        if (hone_tok_find(t, BY_VOCAB[i].tok, strlen(BY_VOCAB[i].tok)) >= 0) found = BY_VOCAB[i].tmpl;
+    if (!found) {
+        err->code = HONE_EUNSUPPORTED;
+        snprintf(err->msg, sizeof err->msg,
+                 "chat template not recognised (%s); choose one with --chat-template NAME",
+                 j.ptr ? "the model's Jinja template matches no built-in" : "the model has none");
+        return HONE_EUNSUPPORTED;
+    }
+    return hone_chat_template_open(c, found, err);
+}
+
 /* --chat: render, tokenize with special tokens, mark supervised tokens. A token is
  * supervised when its bytes start inside an assistant message's [start, end_turn). */
 static int run_chat(const char *model, const char *file, const char *name, int gen, int mode, int json) {
@@ -107,18 +135,21 @@ static int run_chat(const char *model, const char *file, const char *name, int g
     hone_err err = {0};
     hone_gguf *g = NULL;
     hone_tok *t = NULL;
-    hone_chat *c = NULL;
+    hone_chat_template *c = NULL;
     char *text = NULL;
     size_t len = 0, n = 0;
     int32_t *ids = NULL;
     if (status) goto out;
-    if (load_model(model, &g, &t, &err) || hone_chat_open(&c, g, t, name, &err) ||
+    if (load_model(model, &g, &t, &err) || open_template(&c, g, t, name, &err) ||
         hone_chat_render(c, msgs, nm, gen, &text, &len, sp, &err) ||
         hone_tok_encode(t, text, len, HONE_TOK_SPECIAL, &ids, &n, &err)) {
         status = cli_fail_err(&err);
         goto out;
     }
-    if (hone_chat_warning(c)) fprintf(stderr, "hone: warning: %s\n", hone_chat_warning(c));
+    if (hone_chat_template_warning(c)) fprintf(stderr, "hone: warning: %s\n", hone_chat_template_warning(c));
+    /* supervised bytes of an assistant message: its content and the end-of-turn marker */
+    const char *eot = hone_chat_template_eot(c);
+    size_t eot_len = eot ? strlen(eot) : 0;
     /* byte offset of each token: the decoded bytes, back to back (SPM with a space
      * prefix: the first piece's extra space is not in the text) */
     size_t off = 0, n_sup = 0;
@@ -130,7 +161,11 @@ static int run_chat(const char *model, const char *file, const char *name, int g
             b.ptr[0] == ' ' && (len == 0 || text[0] != ' '))
             bl--;
         for (size_t i = 0; i < nm; i++)
-            if (!strcmp(msgs[i].role, "assistant") && off >= sp[i].start && off < sp[i].end_turn) sup[k] = 1;
+            if ((!strcmp(msgs[i].role, "assistant") || !strcmp(msgs[i].role, "model")) && sp[i].shown &&
+                off >= sp[i].begin &&
+                off < sp[i].end + (eot_len && sp[i].end + eot_len <= len &&
+                                           !memcmp(text + sp[i].end, eot, eot_len) ? eot_len : 0))
+                sup[k] = 1;
         n_sup += sup[k];
         off += bl;
     }
@@ -143,7 +178,7 @@ static int run_chat(const char *model, const char *file, const char *name, int g
             json_array_append_new(ja, json_integer(ids[k]));
             json_array_append_new(js, json_integer(sup[k]));
         }
-        json_object_set_new(o, "template", json_string(hone_chat_name(c)));
+        json_object_set_new(o, "template", json_string(hone_chat_template_name(c)));
         json_object_set_new(o, "text", json_stringn(text, len));
         json_object_set_new(o, "count", json_integer((json_int_t)n));
         json_object_set_new(o, "supervised_count", json_integer((json_int_t)n_sup));
@@ -155,7 +190,7 @@ static int run_chat(const char *model, const char *file, const char *name, int g
     } else if (mode == 'c') {
         printf("%zu tokens, %zu supervised\n", n, n_sup);
     } else {
-        printf("# template %s: %zu tokens, %zu supervised (*)\n", hone_chat_name(c), n, n_sup);
+        printf("# template %s: %zu tokens, %zu supervised (*)\n", hone_chat_template_name(c), n, n_sup);
         for (size_t k = 0; k < n; k++) {
             hone_str p = hone_tok_piece(t, ids[k]);
             printf("%c %d\t", sup[k] ? '*' : ' ', ids[k]);
@@ -167,7 +202,7 @@ static int run_chat(const char *model, const char *file, const char *name, int g
 out:
     free(ids);
     free(text);
-    hone_chat_free(c);
+    hone_chat_template_close(c);
     hone_tok_free(t);
     if (g) hone_gguf_close(g);
     free(msgs);
