@@ -18,10 +18,12 @@ LIB_SRC  := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
 TESTS    := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
+TOOLS    := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
 # Sanitizer build (ASan + UBSan) of the library and tests, for the parsers.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -56,6 +58,10 @@ $(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(B)/libhone.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(B)/libhone.a $(LDLIBS) -lcmocka
 
+$(B)/tools/%: tests/tools/%.c $(B)/libhone.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libhone.a $(LDLIBS)
+
 $(B)/san/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CLANG) $(filter-out $(OPT) -MMD -MP,$(CFLAGS)) $(SAN_FLAGS) -c $< -o $@
@@ -73,7 +79,7 @@ $(B)/fuzz/%: fuzz/%.c $(LIB_SRC)
 	$(CLANG) $(filter-out $(OPT) -MMD -MP,$(CFLAGS)) -O1 -g -fsanitize=fuzzer,address,undefined \
 	  -fno-omit-frame-pointer -o $@ $< $(LIB_SRC) $(LDLIBS)
 
-tests-bin: $(TESTS) $(B)/hone
+tests-bin: $(TESTS) $(B)/hone $(TOOLS)
 san-bin: $(SAN_TESTS)
 
 # The whole suite: unit tests, the same tests under ASan+UBSan, and the interop

@@ -61,6 +61,17 @@ uint32_t hone_dtype_block_bytes(int type);
 /* Bytes of n elements (n a multiple of the block size), or UINT64_MAX on overflow. */
 uint64_t hone_dtype_row_bytes(int type, uint64_t n);
 
+/* ---- CPU features (detected at run time; kernels dispatch on them) ---- */
+
+enum {
+    HONE_CPU_AVX2 = 1u << 0, HONE_CPU_FMA = 1u << 1, HONE_CPU_F16C = 1u << 2,
+    HONE_CPU_AVX512F = 1u << 3, HONE_CPU_AVX512BW = 1u << 4, HONE_CPU_AVX512VL = 1u << 5,
+    HONE_CPU_AVX512VNNI = 1u << 6, HONE_CPU_AVX512BF16 = 1u << 7, HONE_CPU_AVXVNNI = 1u << 8,
+};
+unsigned hone_cpu_features(void);
+/* Space-separated names as Linux's /proc/cpuinfo spells them. */
+int hone_cpu_features_str(unsigned features, char *buf, size_t n);
+
 /* ---- GGUF files ---------------------------------------------------------- */
 
 typedef enum hone_gguf_vtype {
@@ -131,7 +142,10 @@ const void *hone_gguf_tensor_data(const hone_gguf *g, int64_t t); /* into the ma
 #include "hone/quant.h"
 #include "hone/gguf_write.h"
 #include "hone/safetensors.h"
+#include "hone/safetensors_write.h"
 #include "hone/model.h"
 #include "hone/tokenizer.h"
+#include "hone/engine.h"
+#include "hone/chat.h"
 
 #endif

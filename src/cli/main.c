@@ -50,7 +50,9 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("hone 0.1.0\n");
+        char feat[256];
+        hone_cpu_features_str(hone_cpu_features(), feat, sizeof feat);
+        printf("hone 0.1.0\ncpu: %s\n", feat[0] ? feat : "(no SIMD extensions detected)");
         return 0;
     }
     for (size_t i = 0; i < N_COMMANDS; i++)

@@ -1,0 +1,80 @@
+/* hone/engine.h: public API of the inference engine (issue 4).
+ * Included by hone.h; see its conventions.
+ *
+ * hone_model: the weights of one model, memory-mapped from a GGUF file or an HF
+ * folder (safetensors) and never copied whole, its description (hone/model.h)
+ * and its tokenizer. Read-only after loading, so several sessions (threads,
+ * server requests) can share one.
+ *
+ * hone_session: the run state of one sequence: KV cache (a ring buffer for
+ * sliding-window layers), activation buffers, all allocated at init for n_ctx
+ * tokens and batches of up to n_batch tokens, so the token loop allocates
+ * nothing. hone_session_eval appends tokens at the current position.
+ *
+ * Two compute paths: the plain f32 reference ops (always built; the exactness
+ * oracle) and the fast CPU kernels (chosen at run time from CPU features).
+ * HONE_ENGINE_REFERENCE selects the first.
+ */
+#ifndef HONE_ENGINE_H
+#define HONE_ENGINE_H
+
+#include "hone.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hone_model hone_model;
+typedef struct hone_session hone_session;
+typedef struct hone_model_desc hone_model_desc; /* hone/model.h */
+typedef struct hone_tok hone_tok;               /* hone/tokenizer.h */
+
+enum {
+    HONE_ENGINE_FAST = 0,      /* fast kernels (default) */
+    HONE_ENGINE_REFERENCE = 1, /* plain f32 reference ops everywhere */
+};
+
+typedef struct hone_load_opts {
+    int engine;               /* HONE_ENGINE_* */
+    const char *adapter_path; /* MLX or PEFT adapter folder applied unmerged; NULL = none */
+    float adapter_scale;      /* 0 = the adapter's own scale */
+} hone_load_opts;
+
+/* PATH: a GGUF file, an HF folder (config.json + safetensors), or ollama:NAME[:TAG].
+ * opts may be NULL (defaults). */
+int hone_model_load(hone_model **out, const char *path, const hone_load_opts *opts, hone_err *err);
+void hone_model_free(hone_model *m);
+const hone_model_desc *hone_model_get_desc(const hone_model *m);
+/* The model's tokenizer (owned by the model), or NULL if it has none. */
+hone_tok *hone_model_get_tokenizer(const hone_model *m);
+
+typedef struct hone_session_opts {
+    uint32_t n_ctx;   /* 0 = min(model context, 4096) */
+    uint32_t n_batch; /* max tokens per eval call; 0 = 512 */
+    int n_threads;    /* 0 = all cores */
+} hone_session_opts;
+
+int hone_session_init(hone_session **out, hone_model *m, const hone_session_opts *opts,
+                      hone_err *err);
+void hone_session_free(hone_session *s);
+
+/* What one eval call returns. Rows index the tokens of this call (0..n-1). */
+typedef struct hone_eval_out {
+    float *logits;           /* (n_rows, vocab) f32, or NULL */
+    const uint32_t *rows;    /* which tokens get logits; NULL = only the last one */
+    uint32_t n_rows;         /* entries in rows (ignored when rows is NULL) */
+    float *hidden;           /* (n, hidden): final normed hidden states (LM-head input), or NULL */
+} hone_eval_out;
+
+/* Appends tokens[0..n) at positions pos..pos+n-1 (n <= n_batch, pos+n <= n_ctx,
+ * otherwise HONE_EARG) and fills `out`. */
+int hone_session_eval(hone_session *s, const int32_t *tokens, uint32_t n, hone_eval_out *out,
+                      hone_err *err);
+uint32_t hone_session_pos(const hone_session *s);
+/* Forgets everything from position pos on (0 = reset). */
+int hone_session_truncate(hone_session *s, uint32_t pos, hone_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# `make demo`: the main workflow end to end, as far as it exists so far.
+# Today: fetch the default models and inspect them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+M="${HONE_MODELS:-models}"
+for f in "$M/gemma-3-270m-q4_k_m.gguf" "$M/SmolLM2-135M-Instruct.Q4_1.gguf"; do
+  echo "== hone inspect $f"
+  build/hone inspect "$f"
+  echo
+done
