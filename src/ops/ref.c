@@ -16,6 +16,7 @@
  * float32), then cos/sin of that f32 angle.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,16 +26,70 @@
 
 #define MM_ROWS 8 /* weight rows dequantized together */
 
-/* Fixed-order f32 dot product (see the file comment). */
-static float dot_f32(const float *a, const float *b, int64_t n) {
-    float acc[16] = {0};
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int l = 0; l < 16; l++) acc[l] += a[i + l] * b[i + l];
-    for (int l = 0; i < n; i++, l++) acc[l] += a[i] * b[i];
+/* Fixed-order f32 dot products. Lane l (0..15) sums a[i]*b[i] over i == l
+ * mod 16 in increasing i (a multiply, then an add: never fused), the tail
+ * goes to lanes 0.., then the lanes are added pairwise (l += l+8, l += l+4,
+ * ...). The vector types are GCC/clang vector extensions whose operations are
+ * lane-wise, so the result is the same whatever the vector width the compiler
+ * picks; the AVX2 clone only runs it wider. dot4 computes four rows against
+ * one x with the same per-row order, reusing each load of x. */
+typedef float v8f __attribute__((vector_size(32), aligned(4)));
+
+/* unaligned load (the type's alignment is 4); a macro, so no vector crosses a call */
+#define v8_load(p) (*(const v8f *)(const void *)(p))
+
+static inline float lanes_sum(float acc[16]) {
     for (int s = 8; s; s >>= 1)
         for (int l = 0; l < s; l++) acc[l] += acc[l + s];
     return acc[0];
+}
+
+#define DOT_BODY(NR)                                                                  \
+    v8f lo[NR], hi[NR];                                                               \
+    for (int r = 0; r < NR; r++) lo[r] = hi[r] = (v8f){0};                            \
+    int64_t i = 0;                                                                    \
+    for (; i + 16 <= n; i += 16) {                                                    \
+        v8f xl = v8_load(x + i), xh = v8_load(x + i + 8);                             \
+        for (int r = 0; r < NR; r++) {                                                \
+            lo[r] += xl * v8_load(w[r] + i);                                          \
+            hi[r] += xh * v8_load(w[r] + i + 8);                                      \
+        }                                                                             \
+    }                                                                                 \
+    for (int r = 0; r < NR; r++) {                                                    \
+        float acc[16];                                                                \
+        memcpy(acc, &lo[r], 32);                                                      \
+        memcpy(acc + 8, &hi[r], 32);                                                  \
+        for (int64_t j = i, l = 0; j < n; j++, l++) acc[l] += x[j] * w[r][j];         \
+        out[r] = lanes_sum(acc);                                                      \
+    }
+
+static void dot4_generic(const float *x, const float *const w[4], int64_t n, float out[4]) { DOT_BODY(4) }
+static void dot1_generic(const float *x, const float *const w[1], int64_t n, float out[1]) { DOT_BODY(1) }
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#define HAVE_AVX2_CLONE 1
+__attribute__((target("avx2"))) static void dot4_avx2(const float *x, const float *const w[4], int64_t n,
+                                                      float out[4]) { DOT_BODY(4) }
+__attribute__((target("avx2"))) static void dot1_avx2(const float *x, const float *const w[1], int64_t n,
+                                                      float out[1]) { DOT_BODY(1) }
+#endif
+
+typedef void (*dot_fn)(const float *x, const float *const *w, int64_t n, float *out);
+static dot_fn dot4_impl = dot4_generic, dot1_impl = dot1_generic;
+static pthread_once_t dot_once = PTHREAD_ONCE_INIT;
+
+static void dot_pick(void) {
+#ifdef HAVE_AVX2_CLONE
+    if (hone_cpu_features() & HONE_CPU_AVX2) {
+        dot4_impl = dot4_avx2;
+        dot1_impl = dot1_avx2;
+    }
+#endif
+}
+
+static float dot_f32(const float *a, const float *b, int64_t n) {
+    float r;
+    dot1_impl(a, &b, n, &r);
+    return r;
 }
 
 /* ---- matmul ---------------------------------------------------------------- */
@@ -71,15 +126,21 @@ static void mm_task(void *vc, int64_t ib, int tid) {
     for (int64_t t = 0; t < c->T; t++) {
         const float *xt = c->x + t * n_in;
         float *yt = c->y + t * n_out;
-        for (int64_t r = r0; r < r1; r++) {
-            float s = dot_f32(xt, wr + (r - r0) * n_in, n_in);
-            yt[r] = c->bias ? s + c->bias[r] : s;
+        int64_t r = r0;
+        for (; r + 4 <= r1; r += 4) {
+            const float *w4[4] = {wr + (r - r0) * n_in, wr + (r + 1 - r0) * n_in, wr + (r + 2 - r0) * n_in,
+                                  wr + (r + 3 - r0) * n_in};
+            dot4_impl(xt, w4, n_in, yt + r);
         }
+        for (; r < r1; r++) yt[r] = dot_f32(xt, wr + (r - r0) * n_in, n_in);
+        if (c->bias)
+            for (r = r0; r < r1; r++) yt[r] = yt[r] + c->bias[r];
     }
 }
 
 static void ref_matmul(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,
                        hone_pool *pool) {
+    pthread_once(&dot_once, dot_pick);
     mm_ctx c = {.y = y, .x = x, .w = w, .bias = bias, .T = T};
     c.scratch = malloc((size_t)hone_pool_size(pool) * MM_ROWS * (size_t)w->n_in * sizeof(float));
     if (!c.scratch) abort(); /* the reference has no error path; a few KB per thread */
@@ -187,6 +248,11 @@ static void ref_rope_bwd(float *dx, const int32_t *pos, int64_t T, int64_t H, in
 
 /* ---- attention ------------------------------------------------------------- */
 
+/* y += a x, element by element (vectorizable: no aliasing). */
+static void axpy(float *restrict y, float a, const float *restrict x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
 typedef struct att_ctx {
     float *out;
     const float *q, *k, *v;
@@ -232,14 +298,14 @@ static void att_task(void *vc, int64_t idx, int tid) {
     for (int64_t j = 0; j < c->n_keys; j++) {
         if (s[j] == 0.0f) continue;
         float pj = s[j] * inv;
-        const float *vj = c->v + (j * KV + kh) * hd;
-        for (int64_t d = 0; d < hd; d++) o[d] += pj * vj[d];
+        axpy(o, pj, c->v + (j * KV + kh) * hd, hd);
     }
 }
 
 static void ref_attention(float *out, const float *q, const int32_t *qpos, int64_t T, const float *k,
                           const float *v, const int32_t *kpos, int64_t n_keys, const hone_attn_params *p,
                           hone_pool *pool) {
+    pthread_once(&dot_once, dot_pick);
     att_ctx c = {out, q, k, v, qpos, kpos, T, n_keys, p, NULL};
     c.scratch = malloc((size_t)hone_pool_size(pool) * (size_t)(n_keys > 0 ? n_keys : 1) * sizeof(float));
     if (!c.scratch) abort();
