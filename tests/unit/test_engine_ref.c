@@ -16,7 +16,11 @@
  * still far below any real error (a wrong mask, rope pair, norm or scale moves
  * the result by >= 1e-2). Fast path (HONE_ENGINE_FAST): the error and top-1
  * agreement are reported; top-1 must agree with the fixture's on >= 99 % of
- * positions (issue 4) where the fixture's top-2 margin is not a near-tie.
+ * positions (issue 4) where the fixture's top-2 margin is >= 0.05 (not a
+ * near-tie). While the fast kernels are the placeholder (all NULL, so the
+ * fast path is the reference) the real models' fast run covers only prompts
+ * of <= 64 tokens, to keep the suite short; the sanitizer build runs the real
+ * models on prompts of <= 64 tokens only.
  *
  * HONE_ENGINE_FIXTURES overrides the fixture folder. */
 #include <jansson.h>
@@ -24,6 +28,7 @@
 #include <time.h>
 
 #include "testutil.h"
+#include "ops/backend.h"
 
 static const char *fixture_dir(void) {
     const char *d = getenv("HONE_ENGINE_FIXTURES");
@@ -65,7 +70,7 @@ static uint32_t argmax(const float *x, size_t n) {
 }
 
 /* Runs every prompt of fixture NAME with the given engine; checks or reports. */
-static void run_fixture(const char *name, int engine, uint32_t max_T) {
+static void run_fixture(const char *name, int engine, uint32_t max_T, uint32_t fast_max_T) {
     char path[4096], mpath[4096];
     snprintf(path, sizeof path, "%s/%s/meta.json", fixture_dir(), name);
     json_error_t je;
@@ -99,25 +104,50 @@ static void run_fixture(const char *name, int engine, uint32_t max_T) {
     size_t ip;
     json_t *pr;
     double worst_h = 0, worst_l = 0;
-    size_t top1_ok = 0, top1_n = 0;
+    size_t top1_ok = 0, top1_n = 0, pos_ok = 0, pos_n = 0, clear_ok = 0, clear_n = 0;
     json_array_foreach(prompts, ip, pr) {
         json_t *ids = json_object_get(pr, "ids");
         uint32_t T = (uint32_t)json_array_size(ids);
         assert_int_equal(T, json_integer_value(json_object_get(pr, "T")));
-        if (T > max_T) {
-            print_message("  %s p%zu: T=%u skipped in this build (limit %u)\n", name, ip, T, max_T);
+        if (T > max_T || (engine == HONE_ENGINE_FAST && T > fast_max_T)) {
+            print_message("  %s p%zu: T=%u skipped (limit %u here)\n", name, ip, T,
+                          engine == HONE_ENGINE_FAST && fast_max_T < max_T ? fast_max_T : max_T);
             continue;
         }
         int32_t *tok = malloc(T * sizeof *tok);
         for (uint32_t t = 0; t < T; t++) tok[t] = (int32_t)json_integer_value(json_array_get(ids, t));
+        /* reference: one batch, logits of the last row; fast: batches of CH tokens
+         * with logits for every row, for top-1 agreement per position */
+        int fast = engine == HONE_ENGINE_FAST;
+        uint32_t CH = fast ? 64 : T;
         hone_session *s;
-        hone_session_opts so = {.n_ctx = T, .n_batch = T};
+        hone_session_opts so = {.n_ctx = T, .n_batch = CH};
         ASSERT_OK(hone_session_init(&s, m, &so, &err), &err);
-        float *hid = malloc(T * D * sizeof *hid), *lg = malloc(V * sizeof *lg);
-        hone_eval_out out = {.logits = lg, .hidden = hid};
+        float *hid = malloc(T * D * sizeof *hid), *lg = malloc((size_t)CH * V * sizeof *lg);
+        uint32_t *rows = malloc(CH * sizeof *rows);
+        for (uint32_t r = 0; r < CH; r++) rows[r] = r;
+        json_t *top1 = json_object_get(pr, "top1"), *top5l = json_object_get(pr, "top5_logits");
         t0 = now_s();
-        ASSERT_OK(hone_session_eval(s, tok, T, &out, &err), &err);
+        for (uint32_t i = 0; i < T; i += CH) {
+            uint32_t n = T - i < CH ? T - i : CH;
+            hone_eval_out out = {.logits = lg, .hidden = hid + (size_t)i * D, .rows = fast ? rows : NULL,
+                                 .n_rows = n};
+            ASSERT_OK(hone_session_eval(s, tok + i, n, &out, &err), &err);
+            for (uint32_t r = 0; fast && r < n; r++) {
+                uint32_t ref1 = (uint32_t)json_integer_value(json_array_get(top1, i + r));
+                json_t *l5 = json_array_get(top5l, i + r);
+                double margin = json_real_value(json_array_get(l5, 0)) - json_real_value(json_array_get(l5, 1));
+                int same = argmax(lg + (size_t)r * V, V) == ref1;
+                pos_n++;
+                pos_ok += same;
+                if (margin >= 0.05) { /* not a near-tie */
+                    clear_n++;
+                    clear_ok += same;
+                }
+            }
+        }
         double dt = now_s() - t0;
+        if (fast) memmove(lg, lg + (size_t)((T - 1) % CH) * V, V * sizeof *lg); /* the last position's row */
         snprintf(path, sizeof path, "%s/%s/p%zu.hidden.f32", fixture_dir(), name, ip);
         float *rh = read_f32(path, T * D);
         snprintf(path, sizeof path, "%s/%s/p%zu.logits.f32", fixture_dir(), name, ip);
@@ -144,10 +174,18 @@ static void run_fixture(const char *name, int engine, uint32_t max_T) {
         free(hid);
         free(lg);
         free(tok);
+        free(rows);
         hone_session_free(s);
     }
     print_message("  %-16s %s worst: hidden %.2e logits %.2e, last-position top1 %zu/%zu (load %.2f s)\n", name,
                   engine == HONE_ENGINE_REFERENCE ? "ref " : "fast", worst_h, worst_l, top1_ok, top1_n, t_load);
+    if (engine == HONE_ENGINE_FAST) {
+        print_message("  %-16s fast top-1 agreement per position: %zu/%zu (%.2f %%), %zu/%zu where the "
+                      "reference margin >= 0.05\n", name, pos_ok, pos_n, 100.0 * pos_ok / (pos_n ? pos_n : 1), clear_ok,
+                      clear_n);
+        /* issue 4: the fast path agrees on >= 99 % of positions (near-ties excluded) */
+        if (clear_ok < 0.99 * clear_n) fail_msg("%s: fast top-1 agreement %zu/%zu < 99 %%", name, clear_ok, clear_n);
+    }
     if (engine == HONE_ENGINE_REFERENCE) {
         /* 1e-4: see the file comment (f32 accumulation order differs from torch's) */
         if (worst_h > 1e-4) fail_msg("%s: hidden rel L2 %.3e > 1e-4", name, worst_h);
@@ -171,22 +209,30 @@ static void run_fixture(const char *name, int engine, uint32_t max_T) {
 /* The sanitizer build runs at -O1 with checks: it skips the long real prompts. */
 #define REAL_MAX_T (SAN ? 64u : 100000u)
 
-static void t_tiny_qwen2(void **st) { run_fixture("tiny-qwen2", HONE_ENGINE_REFERENCE, 100000); }
-static void t_tiny_llama(void **st) { run_fixture("tiny-llama-rope3", HONE_ENGINE_REFERENCE, 100000); }
-static void t_tiny_gemma3(void **st) { run_fixture("tiny-gemma3", HONE_ENGINE_REFERENCE, 100000); }
-static void t_tiny_mistral(void **st) { run_fixture("tiny-mistral", HONE_ENGINE_REFERENCE, 100000); }
-static void t_gemma(void **st) { run_fixture("gemma3-270m", HONE_ENGINE_REFERENCE, REAL_MAX_T); }
-static void t_smollm(void **st) { run_fixture("smollm2-135m", HONE_ENGINE_REFERENCE, REAL_MAX_T); }
+/* With the placeholder fast kernels (hone_cpu_kernels() all NULL) the fast
+ * path IS the reference: the long real prompts are then not run twice. */
+static uint32_t fast_long(void) { return hone_cpu_kernels()->matmul ? 100000u : 64u; }
+
+static void t_tiny_qwen2(void **st) { run_fixture("tiny-qwen2", HONE_ENGINE_REFERENCE, 100000, 0); }
+static void t_tiny_llama(void **st) { run_fixture("tiny-llama-rope3", HONE_ENGINE_REFERENCE, 100000, 0); }
+static void t_tiny_gemma3(void **st) { run_fixture("tiny-gemma3", HONE_ENGINE_REFERENCE, 100000, 0); }
+static void t_tiny_mistral(void **st) { run_fixture("tiny-mistral", HONE_ENGINE_REFERENCE, 100000, 0); }
+static void t_gemma(void **st) { run_fixture("gemma3-270m", HONE_ENGINE_REFERENCE, REAL_MAX_T, 0); }
+static void t_smollm(void **st) { run_fixture("smollm2-135m", HONE_ENGINE_REFERENCE, REAL_MAX_T, 0); }
 static void t_fast_tiny(void **st) {
-    run_fixture("tiny-qwen2", HONE_ENGINE_FAST, 100000);
-    run_fixture("tiny-gemma3", HONE_ENGINE_FAST, 100000);
+    run_fixture("tiny-qwen2", HONE_ENGINE_FAST, 100000, 100000);
+    run_fixture("tiny-llama-rope3", HONE_ENGINE_FAST, 100000, 100000);
+    run_fixture("tiny-gemma3", HONE_ENGINE_FAST, 100000, 100000);
+    run_fixture("tiny-mistral", HONE_ENGINE_FAST, 100000, 100000);
 }
+static void t_fast_gemma(void **st) { run_fixture("gemma3-270m", HONE_ENGINE_FAST, REAL_MAX_T, fast_long()); }
+static void t_fast_smollm(void **st) { run_fixture("smollm2-135m", HONE_ENGINE_FAST, REAL_MAX_T, fast_long()); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_tiny_qwen2),   cmocka_unit_test(t_tiny_llama), cmocka_unit_test(t_tiny_gemma3),
         cmocka_unit_test(t_tiny_mistral), cmocka_unit_test(t_gemma),      cmocka_unit_test(t_smollm),
-        cmocka_unit_test(t_fast_tiny),
+        cmocka_unit_test(t_fast_tiny),    cmocka_unit_test(t_fast_gemma), cmocka_unit_test(t_fast_smollm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
