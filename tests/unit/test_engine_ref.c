@@ -20,7 +20,7 @@
  * near-tie). While the fast kernels are the placeholder (all NULL, so the
  * fast path is the reference) the real models' fast run covers only prompts
  * of <= 64 tokens, to keep the suite short; the sanitizer build runs the real
- * models on prompts of <= 64 tokens only.
+ * models on prompts of <= 48 tokens only (one each).
  *
  * HONE_ENGINE_FIXTURES overrides the fixture folder. */
 #include <jansson.h>
@@ -329,7 +329,7 @@ static void run_fixture(const char *name, int engine, uint32_t max_T, uint32_t f
 #define SAN 0
 #endif
 /* The sanitizer build runs at -O1 with checks: it skips the long real prompts. */
-#define REAL_MAX_T (SAN ? 64u : 100000u)
+#define REAL_MAX_T (SAN ? 48u : 100000u)
 
 /* With the placeholder fast kernels (hone_cpu_kernels() all NULL) the fast
  * path IS the reference: the long real prompts are then not run twice. */
