@@ -24,6 +24,14 @@
 #include "ops/backend.h"
 #include "util/pool.h"
 
+/* a * b + c stays a multiply then an add on every target (no FMA contraction),
+ * so the reference gives the same bits on every machine */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #define MM_ROWS 8 /* weight rows dequantized together */
 
 /* Fixed-order f32 dot products. Lane l (0..15) sums a[i]*b[i] over i == l
