@@ -16,7 +16,7 @@ Needs torch, transformers (+ accelerate, gguf for gguf_file=), numpy, safetensor
 out of the test venv (e.g. ~/.cache/hone/venv-ref). Never downloads anything.
 
   python tests/ref/make_engine_fixture.py [--models DIR (default $HONE_MODELS)]
-         [--out tests/fixtures/engine] [--only real|tiny]
+         [--out tests/fixtures/engine] [--only real|tiny|ppl]
 """
 import argparse
 import json
@@ -282,12 +282,62 @@ def make_tiny(out_root):
             json.dump(meta, f, ensure_ascii=False)
 
 
+@torch.no_grad()
+def make_ppl(models_dir, out_root, n_ctx=512):
+    """The same perplexity rule as make_engine_llamacpp.py (llama.cpp's perplexity tool; the
+    rule text is in ppl_llamacpp.json), on transformers' float32 logits and on llama.cpp's
+    token ids from ppl_llamacpp.json (so only the forward differs). Writes
+    ppl_transformers.json: how far an exact f32 forward of the dequantized weights is from
+    llama.cpp's own (quantized-activation) numbers."""
+    from transformers import AutoModelForCausalLM
+    with open(os.path.join(out_root, "ppl_llamacpp.json"), encoding="utf-8") as f:
+        ref = json.load(f)
+    res = {"versions": versions(), "n_ctx": n_ctx, "ids_from": "ppl_llamacpp.json (llama.cpp tokenizer)",
+           "models": {}}
+    for name, fname, arch in REAL:
+        r = ref["models"].get(name)
+        path = os.path.join(models_dir, fname)
+        if r is None or not os.path.exists(path):
+            print(f"skip ppl {name}")
+            continue
+        tokens = r["tokens"]
+        model = AutoModelForCausalLM.from_pretrained(
+            models_dir, gguf_file=fname, dtype=torch.float32, attn_implementation="eager")
+        model.eval()
+        first = n_ctx // 2
+        chunks, nll, count = [], 0.0, 0
+        for i in range(len(tokens) // n_ctx):
+            seq = tokens[i * n_ctx:(i + 1) * n_ctx]
+            if r["add_bos"]:
+                seq = [r["bos"]] + seq[1:]
+            hidden = model.model(torch.tensor([seq])).last_hidden_state[0, first:n_ctx - 1]
+            lg = lm_head_logits(model, hidden).double()
+            tgt = torch.tensor(tokens[i * n_ctx + first + 1:(i + 1) * n_ctx])
+            s = (torch.logsumexp(lg, dim=-1) - lg[torch.arange(len(tgt)), tgt]).sum().item()
+            nll += s
+            count += len(tgt)
+            chunks.append({"chunk": i, "nll_sum": s, "n_scored": len(tgt)})
+            print(f"transformers ppl {name} chunk {i}: nll {s:.4f} (llama.cpp {r['chunks'][i]['nll_sum']:.4f})")
+        ppl = float(np.exp(nll / count))
+        res["models"][name] = {"model_file": fname, "ppl": ppl, "count": count, "nll_total": nll,
+                               "llamacpp_ppl": r["ppl"],
+                               "rel_diff_vs_llamacpp": ppl / r["ppl"] - 1, "chunks": chunks}
+        print(f"{name}: transformers PPL {ppl:.4f}, llama.cpp {r['ppl']:.4f} ({100 * (ppl / r['ppl'] - 1):+.3f} %)")
+        del model
+    with open(os.path.join(out_root, "ppl_transformers.json"), "w", encoding="utf-8") as f:
+        json.dump(res, f, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", default=os.environ.get("HONE_MODELS", ""))
     ap.add_argument("--out", default=os.path.join(HERE, "..", "fixtures", "engine"))
-    ap.add_argument("--only", choices=["real", "tiny"])
+    ap.add_argument("--only", choices=["real", "tiny", "ppl"],
+                    help="ppl needs ppl_llamacpp.json (make_engine_llamacpp.py) first")
     a = ap.parse_args()
+    if a.only == "ppl":
+        make_ppl(a.models, a.out)
+        return
     if a.only != "real":
         make_tiny(a.out)
     if a.only != "tiny":
