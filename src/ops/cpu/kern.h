@@ -1,0 +1,56 @@
+/* kern.h: internals of the fast CPU kernels (src/ops/cpu/).
+ *
+ * Dispatch: each entry of the table checks the level (scalar / AVX2 / AVX-512)
+ * at call time. The level is the best this CPU supports unless a test or a
+ * benchmark forces a lower one (cpu_kern_force), so every code path is tested on
+ * one machine. Matmul has two variants per level:
+ *  - INT8: the activations are quantized per 32 to int8 (cpu_quant_act) and the
+ *    weights are decoded per tile of 32 rows into an unsigned 8-bit panel with one
+ *    scale and one offset per sub-block (cpu_wdec_*), then multiplied with vpdpbusd
+ *    (AVX-512 VNNI) or plain C. Quantized weight types only.
+ *  - F32: the weight tile is dequantized (bit-exact, hone_dequantize) into an f32
+ *    panel and multiplied with FMA (AVX-512, AVX2) or plain C. Every type.
+ * A tile is decoded once and reused for every token, so prompt processing is
+ * compute-bound. */
+#ifndef HONE_OPS_CPU_KERN_H
+#define HONE_OPS_CPU_KERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ops/backend.h"
+
+enum { CPU_LVL_SCALAR = 0, CPU_LVL_AVX2 = 1, CPU_LVL_AVX512 = 2 };
+enum { CPU_VAR_AUTO = 0, CPU_VAR_INT8 = 1, CPU_VAR_F32 = 2 };
+
+/* Best level for this CPU. */
+int cpu_kern_best_level(void);
+/* Forces a level (-1 = back to the best) and a matmul variant (CPU_VAR_*), for
+ * tests and the kernel lab. A level above cpu_kern_best_level() is clamped. */
+void cpu_kern_force(int level, int variant);
+int cpu_kern_level(void);
+int cpu_kern_variant(void);
+
+/* Rows per weight tile (both variants). */
+#define CPU_RT 32
+
+/* ---- INT8 variant ---- */
+
+/* 1 if the weight type has an int8 decoder; *sub = elements per scale (32 or 16). */
+int cpu_wdec_supported(int type, int *sub);
+/* Decodes rows [r0, r0+32) of w (rows >= n_out become zero) into
+ * panel (n_in/4, 32, 4) u8: panel[(k/4)*128 + r*4 + k%4] = u(row r, k),
+ * dw, mw (n_in/sub, 32) f32 such that w(r, k) = dw[s][r] * u + mw[s][r], s = k/sub. */
+void cpu_wdec_tile(const hone_weight *w, int64_t r0, uint8_t *panel, float *dw, float *mw);
+
+/* Activations quantized per 32: xq (T, n_in) int8, dx (T, n_in/32) scale,
+ * dxs (T, n_in/sub) = dx * (sum of xq over the sub-block). */
+void cpu_quant_act(const float *x, int64_t T, int64_t n_in, int sub, int8_t *xq, float *dx,
+                   float *dxs, int level);
+
+void cpu_matmul_int8(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,
+                     hone_pool *pool, int level);
+void cpu_matmul_f32(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,
+                    hone_pool *pool, int level);
+
+#endif

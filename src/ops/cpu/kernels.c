@@ -1,0 +1,54 @@
+/* kernels.c: the fast CPU backend table (hone_cpu_kernels) and its run-time
+ * dispatch. Entries left NULL are filled from the reference backend by the
+ * engine (src/ops/backend.c). The level is read at each call, so tests can force
+ * the scalar / AVX2 / AVX-512 paths on one machine (cpu_kern_force).
+ *
+ * Matmul picks per weight type: quantized types with an int8 decoder take the
+ * INT8 variant where AVX-512 VNNI exists (measured faster: bench/RESULTS.md),
+ * everything else the F32 variant. */
+#include "ops/cpu/kern.h"
+
+static int forced_level = -1, forced_variant = CPU_VAR_AUTO;
+
+int cpu_kern_best_level(void) {
+    unsigned f = hone_cpu_features();
+    const unsigned need512 = HONE_CPU_AVX512F | HONE_CPU_AVX512BW | HONE_CPU_AVX512VL |
+                             HONE_CPU_AVX512VNNI | HONE_CPU_FMA;
+    if ((f & need512) == need512) return CPU_LVL_AVX512;
+    if ((f & (HONE_CPU_AVX2 | HONE_CPU_FMA | HONE_CPU_F16C)) ==
+        (HONE_CPU_AVX2 | HONE_CPU_FMA | HONE_CPU_F16C))
+        return CPU_LVL_AVX2;
+    return CPU_LVL_SCALAR;
+}
+
+void cpu_kern_force(int level, int variant) {
+    int best = cpu_kern_best_level();
+    __atomic_store_n(&forced_level, level > best ? best : level, __ATOMIC_RELAXED);
+    __atomic_store_n(&forced_variant, variant, __ATOMIC_RELAXED);
+}
+
+int cpu_kern_level(void) {
+    int l = __atomic_load_n(&forced_level, __ATOMIC_RELAXED);
+    return l < 0 ? cpu_kern_best_level() : l;
+}
+
+int cpu_kern_variant(void) { return __atomic_load_n(&forced_variant, __ATOMIC_RELAXED); }
+
+static void kern_matmul(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,
+                        hone_pool *pool) {
+    if (T <= 0 || w->n_out <= 0) return;
+    int level = cpu_kern_level(), var = cpu_kern_variant();
+    int q = cpu_wdec_supported(w->type, NULL);
+    if (var == CPU_VAR_AUTO)
+        var = q && (level == CPU_LVL_AVX512 || level == CPU_LVL_SCALAR) ? CPU_VAR_INT8 : CPU_VAR_F32;
+    if (var == CPU_VAR_INT8 && q) cpu_matmul_int8(y, x, w, bias, T, pool, level);
+    else cpu_matmul_f32(y, x, w, bias, T, pool, level);
+}
+
+static const hone_backend cpu_kernels = {
+    .name = "cpu",
+    .matmul = kern_matmul,
+};
+
+const hone_backend *hone_cpu_kernels(void);
+const hone_backend *hone_cpu_kernels(void) { return &cpu_kernels; }

@@ -1,0 +1,250 @@
+/* test_ops_cpu.c: the fast CPU kernels (src/ops/cpu/) against a double-precision
+ * reference on random inputs of odd sizes, on every code path this CPU has
+ * (scalar, AVX2, AVX-512 forced through cpu_kern_force) and both matmul variants
+ * (INT8, F32), for every weight type with a converter.
+ *
+ * Reference: the weight rows dequantized by hone_dequantize (bit-exact vs
+ * gguf-py) and y = sum_k x_k w_k (+ bias) accumulated in double.
+ * Tolerances, per output element (derivations next to the code):
+ *  - F32 variant: f32 summation of K products with FMA: |err| <= gamma * sum|x w|
+ *    with gamma = (K + 2) * 2^-24 (worst case of recursive summation).
+ *  - INT8 variant: the activations are rounded per block of 32 to dx * q with
+ *    dx = max|x| / 127, so |x - dx q| <= dx/2 (+ 2 ulp of x/dx): the exact error
+ *    bound is sum_k |w_k| * dx_k * 0.5005, plus float rounding of the per-block
+ *    products and sums (see int8_bound). The bound is also required to stay
+ *    below 5 % of sum|x w|, so it cannot hide a wrong kernel. */
+#include <math.h>
+
+#include "testutil.h"
+
+#include "hone/quant.h"
+#include "ops/cpu/kern.h"
+#include "util/pool.h"
+
+const hone_backend *hone_cpu_kernels(void);
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static double urand(void) { /* uniform [0, 1) */
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (double)(rng >> 11) / 9007199254740992.0;
+}
+static float nrand(void) { /* roughly normal: sum of 4 uniforms */
+    return (float)((urand() + urand() + urand() + urand() - 2.0) * 1.7);
+}
+
+typedef struct {
+    int type;
+    int64_t n_in, n_out;
+    uint8_t *data;
+    float *wd; /* (n_out, n_in) dequantized */
+    hone_weight w;
+} test_weight;
+
+static void weight_make(test_weight *tw, int type, int64_t n_in, int64_t n_out) {
+    hone_err err = {0};
+    tw->type = type;
+    tw->n_in = n_in;
+    tw->n_out = n_out;
+    size_t rb = (size_t)hone_dtype_row_bytes(type, n_in);
+    tw->data = malloc(rb * n_out);
+    tw->wd = malloc(sizeof(float) * n_in * n_out);
+    float *row = malloc(sizeof(float) * n_in);
+    for (int64_t r = 0; r < n_out; r++) {
+        float rs = 0.02f * (float)(1 + r % 7); /* rows of different scales */
+        for (int64_t k = 0; k < n_in; k++) row[k] = rs * nrand() + (r % 3 == 0 ? 0.01f : 0.0f);
+        ASSERT_OK(hone_quantize(type, row, tw->data + r * rb, n_in, &err), &err);
+        ASSERT_OK(hone_dequantize(type, tw->data + r * rb, tw->wd + r * n_in, n_in, &err), &err);
+    }
+    free(row);
+    tw->w = (hone_weight){type, tw->data, n_in, n_out, rb};
+}
+
+static void weight_free(test_weight *tw) {
+    free(tw->data);
+    free(tw->wd);
+}
+
+/* The reference for one weight and input: per output the double result, and the
+ * quantities the bounds are made of. */
+typedef struct {
+    double *ref, *mag, *qerr, *fmag, *qvar; /* (T, n_out) each */
+} ref_out;
+
+static void ref_compute(ref_out *R, const test_weight *tw, const float *x, const float *bias,
+                        int64_t T) {
+    int64_t K = tw->n_in, n = T * tw->n_out;
+    double *m = calloc(5 * n, sizeof(double));
+    *R = (ref_out){m, m + n, m + 2 * n, m + 3 * n, m + 4 * n};
+    double *dx = malloc(sizeof(double) * K / 32);
+    for (int64_t t = 0; t < T; t++) {
+        const float *xr = x + t * K;
+        for (int64_t b = 0; b < K / 32; b++) {
+            double amax = 0;
+            for (int i = 0; i < 32; i++) amax = fmax(amax, fabs(xr[32 * b + i]));
+            dx[b] = amax / 127;
+        }
+        for (int64_t o = 0; o < tw->n_out; o++) {
+            const float *wr = tw->wd + o * K;
+            int64_t i = t * tw->n_out + o;
+            double wmax = 0;
+            for (int64_t k = 0; k < K; k++) wmax = fmax(wmax, fabs(wr[k]));
+            R->ref[i] = bias ? bias[o] : 0;
+            R->mag[i] = bias ? fabs(bias[o]) : 0;
+            for (int64_t k = 0; k < K; k++) {
+                double d = dx[k / 32];
+                R->ref[i] += (double)xr[k] * wr[k];
+                R->mag[i] += fabs((double)xr[k] * wr[k]);
+                /* activation rounding: |x - dx q| <= dx/2 (+2 ulp of x/dx) */
+                R->qerr[i] += fabs(wr[k]) * d * 0.5005;
+                /* ... and uniform in [-dx/2, dx/2], variance dx^2/12 */
+                R->qvar[i] += (double)wr[k] * wr[k] * d * d / 12;
+                /* float rounding: each weight enters as dw*u + mw with |dw u|,
+                 * |mw| <= |w| + 2 max|w| of the row, times |x| + dx */
+                R->fmag[i] += (fabs(wr[k]) + 2 * wmax) * (fabs(xr[k]) + d);
+            }
+        }
+    }
+    free(dx);
+}
+
+/* Checks y (T, n_out) against the reference; variant picks the bound. */
+static void check_matmul(const test_weight *tw, const ref_out *R, const float *y, int64_t T,
+                         int variant, const char *what) {
+    int64_t K = tw->n_in;
+    const double u = 1.0 / 16777216.0; /* 2^-24, f32 unit roundoff */
+    double se = 0, sv = 0;
+    for (int64_t i = 0; i < T * tw->n_out; i++) {
+        double tol;
+        if (variant == CPU_VAR_INT8) {
+            /* sub-block sums are exact ints; per sub-block ~4 roundings, then
+             * K/16 sequential float additions at most */
+            tol = R->qerr[i] + (double)(K / 16 + 8) * u * R->fmag[i] + 1e-30;
+            if (tol > 0.05 * R->mag[i] + 1e-20)
+                fail_msg("%s: bound %g is not below 5%% of sum|xw| %g", what, tol, R->mag[i]);
+        } else {
+            tol = (double)(K + 2) * u * R->mag[i] + 1e-30;
+        }
+        double err = fabs(y[i] - R->ref[i]);
+        if (!(err <= tol))
+            fail_msg("%s: y[%lld][%lld] = %.9g, ref %.9g, |err| %.3g > tol %.3g", what,
+                     (long long)(i / tw->n_out), (long long)(i % tw->n_out), y[i], R->ref[i],
+                     err, tol);
+        se += err * err;
+        sv += R->qvar[i] + (K * u * R->fmag[i]) * (K * u * R->fmag[i]);
+    }
+    /* The worst-case bound grows like K, real errors like sqrt(K): over all outputs
+     * the squared error must also stay within 4x the predicted variance (the
+     * activation rounding errors are independent, uniform). */
+    if (variant == CPU_VAR_INT8 && T * tw->n_out >= 64 && !(se <= 4 * sv))
+        fail_msg("%s: sum of squared errors %.3g > 4 x predicted %.3g", what, se, sv);
+}
+
+static const int all_types[] = {HONE_F32,  HONE_F16,  HONE_BF16, HONE_Q4_0, HONE_Q4_1,
+                                HONE_Q5_0, HONE_Q5_1, HONE_Q8_0, HONE_Q2_K, HONE_Q3_K,
+                                HONE_Q4_K, HONE_Q5_K, HONE_Q6_K};
+
+static void run_matmul_cases(hone_pool *pool) {
+    const hone_backend *be = hone_cpu_kernels();
+    static const int64_t Ts[] = {1, 3, 17, 64};
+    int best = cpu_kern_best_level();
+    for (size_t ti = 0; ti < sizeof all_types / sizeof all_types[0]; ti++) {
+        int type = all_types[ti];
+        int64_t blk = hone_dtype_block(type);
+        int64_t n_in = blk == 256 ? 768 : blk == 32 ? 160 : 96; /* odd multiples of the block */
+        for (size_t k = 0; k < sizeof Ts / sizeof Ts[0]; k++) {
+            int64_t T = Ts[k], n_out = T == 64 ? 37 : 67;
+            test_weight tw;
+            weight_make(&tw, type, n_in, n_out);
+            float *x = malloc(sizeof(float) * T * n_in), *y = malloc(sizeof(float) * T * n_out);
+            float *bias = malloc(sizeof(float) * n_out);
+            /* odd tokens get a mean offset, so weight offset errors add up */
+            for (int64_t i = 0; i < T * n_in; i++)
+                x[i] = nrand() * (i % 5 == 0 ? 3.0f : 1.0f) + ((i / n_in) % 2 ? 0.7f : 0.0f);
+            for (int64_t i = 0; i < n_out; i++) bias[i] = nrand();
+            const float *b = k % 2 ? bias : NULL;
+            ref_out R;
+            ref_compute(&R, &tw, x, b, T);
+            for (int level = 0; level <= best; level++)
+                for (int var = CPU_VAR_INT8; var <= CPU_VAR_F32; var++) {
+                    if (var == CPU_VAR_INT8 && !cpu_wdec_supported(type, NULL)) continue;
+                    char what[128];
+                    snprintf(what, sizeof what, "%s T=%lld n_in=%lld n_out=%lld level %d %s%s",
+                             hone_dtype_name(type), (long long)T, (long long)n_in, (long long)n_out,
+                             level, var == CPU_VAR_INT8 ? "int8" : "f32", b ? " +bias" : "");
+                    cpu_kern_force(level, var);
+                    for (int64_t i = 0; i < T * n_out; i++) y[i] = NAN;
+                    be->matmul(y, x, &tw.w, b, T, pool);
+                    check_matmul(&tw, &R, y, T, var, what);
+                }
+            cpu_kern_force(-1, CPU_VAR_AUTO);
+            free(R.ref);
+            free(x);
+            free(y);
+            free(bias);
+            weight_free(&tw);
+        }
+    }
+}
+
+static void test_matmul_one_thread(void **state) { run_matmul_cases(NULL); }
+
+static void test_matmul_pool(void **state) {
+    hone_err err = {0};
+    hone_pool *pool;
+    ASSERT_OK(hone_pool_create(&pool, 3, &err), &err);
+    run_matmul_cases(pool);
+    hone_pool_free(pool);
+}
+
+/* The automatic choice (no forcing) is one of the checked paths. */
+static void test_matmul_auto(void **state) {
+    test_weight tw;
+    weight_make(&tw, HONE_Q4_K, 512, 33);
+    float x[2 * 512], y[2 * 33];
+    for (int i = 0; i < 2 * 512; i++) x[i] = nrand();
+    hone_cpu_kernels()->matmul(y, x, &tw.w, NULL, 2, NULL);
+    ref_out R;
+    ref_compute(&R, &tw, x, NULL, 2);
+    check_matmul(&tw, &R, y, 2, CPU_VAR_INT8, "Q4_K auto");
+    free(R.ref);
+    weight_free(&tw);
+}
+
+/* Scalar and AVX-512 activation quantization give identical bytes; the values
+ * satisfy |x - dx q| <= dx/2 (+ rounding of x/dx) and dxs = dx * sum q. */
+static void test_quant_act(void **state) {
+    enum { T = 3, K = 96 };
+    float x[T * K], dx[2][T * K / 32], dxs[2][T * K / 16];
+    int8_t q[2][T * K];
+    for (int i = 0; i < T * K; i++) x[i] = nrand() * (i < 32 ? 0.0f : 1.0f); /* block 0 all zero */
+    int best = cpu_kern_best_level();
+    for (int sub = 16; sub <= 32; sub += 16) {
+        cpu_quant_act(x, T, K, sub, q[0], dx[0], dxs[0], CPU_LVL_SCALAR);
+        cpu_quant_act(x, T, K, sub, q[1], dx[1], dxs[1], best);
+        assert_memory_equal(q[0], q[1], sizeof q[0]);
+        assert_memory_equal(dx[0], dx[1], sizeof dx[0]);
+        assert_memory_equal(dxs[0], dxs[1], sizeof(float) * T * K / sub);
+        for (int i = 0; i < T * K; i++) {
+            float d = dx[0][i / 32];
+            if (fabsf(x[i] - d * q[0][i]) > d * 0.5005f) fail_msg("x[%d] quantized badly", i);
+        }
+        for (int s = 0; s < T * K / sub; s++) {
+            int sum = 0;
+            for (int i = 0; i < sub; i++) sum += q[0][s * sub + i];
+            assert_true(dxs[0][s] == dx[0][s * sub / 32] * (float)sum);
+        }
+    }
+    assert_true(dx[0][0] == 0.0f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quant_act),
+        cmocka_unit_test(test_matmul_one_thread),
+        cmocka_unit_test(test_matmul_pool),
+        cmocka_unit_test(test_matmul_auto),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
