@@ -38,10 +38,25 @@ int cpu_kern_variant(void);
 
 /* 1 if the weight type has an int8 decoder; *sub = elements per scale (32 or 16). */
 int cpu_wdec_supported(int type, int *sub);
+/* Decodes one row (n_in elements at src) into u (n_in) u8 and dw, mw (n_in/sub)
+ * f32 such that w(k) = dw[k/sub] * u[k] + mw[k/sub]. */
+void cpu_wdec_row(int type, const uint8_t *src, int64_t n_in, uint8_t *u, float *dw, float *mw,
+                  int level);
+/* The AVX-512 row decoders (wdec_avx512.c); 0 if the type has none. */
+int cpu_wdec_row_avx512(int type, const uint8_t *src, int64_t n_in, uint8_t *u, float *dw, float *mw);
 /* Decodes rows [r0, r0+32) of w (rows >= n_out become zero) into
  * panel (n_in/4, 32, 4) u8: panel[(k/4)*128 + r*4 + k%4] = u(row r, k),
- * dw, mw (n_in/sub, 32) f32 such that w(r, k) = dw[s][r] * u + mw[s][r], s = k/sub. */
-void cpu_wdec_tile(const hone_weight *w, int64_t r0, uint8_t *panel, float *dw, float *mw);
+ * dw, mw (n_in/sub, 32) f32 such that w(r, k) = dw[s][r] * u + mw[s][r], s = k/sub.
+ * Scratch: rowbuf (n_in) bytes, sbuf (2 * n_in/sub) floats. */
+void cpu_wdec_tile(const hone_weight *w, int64_t r0, uint8_t *panel, float *dw, float *mw,
+                   uint8_t *rowbuf, float *sbuf, int level);
+
+/* Below this many tokens the INT8 matmul streams rows (cpu_matvec_int8). */
+#define CPU_MATVEC_MAX_T 4
+/* y (T, n_out) for small T (decode): rows are decoded one at a time (no panel)
+ * and dotted with each token's int8 activations. AVX-512 VNNI only. */
+void cpu_matvec_int8(float *y, const hone_weight *w, const float *bias, int64_t T,
+                     const int8_t *xq, const float *dx, const float *dxs, int sub, hone_pool *pool);
 
 /* Activations quantized per 32: xq (T, n_in) int8, dx (T, n_in/32) scale,
  * dxs (T, n_in/sub) = dx * (sum of xq over the sub-block). */

@@ -14,6 +14,10 @@
 #include <immintrin.h>
 #endif
 
+/* Small fixed loops over tokens / row groups must be unrolled so that the
+ * accumulator arrays live in registers. */
+#define UNROLL _Pragma("GCC unroll 16")
+
 typedef struct {
     float *y;
     const float *x; /* (T, K) */
@@ -63,10 +67,12 @@ static void mk_scalar(const mmf_ctx *c, const float *panel, int64_t t, int64_t r
 F512_TARGET static inline __attribute__((always_inline)) void
 mk_avx512(const mmf_ctx *c, const float *panel, int64_t t0, const int NT, int64_t r0) {
     __m512 a0[6], a1[6];
+    UNROLL
     for (int t = 0; t < NT; t++) a0[t] = a1[t] = _mm512_setzero_ps();
     const float *x = c->x + t0 * c->K;
     for (int64_t k = 0; k < c->K; k++) {
         __m512 w0 = _mm512_load_ps(panel + k * 32), w1 = _mm512_load_ps(panel + k * 32 + 16);
+        UNROLL
         for (int t = 0; t < NT; t++) {
             __m512 xb = _mm512_set1_ps(x[t * c->K + k]);
             a0[t] = _mm512_fmadd_ps(w0, xb, a0[t]);
@@ -81,6 +87,7 @@ mk_avx512(const mmf_ctx *c, const float *panel, int64_t t0, const int NT, int64_
         b0 = _mm512_maskz_loadu_ps(m0, c->bias + r0);
         b1 = _mm512_maskz_loadu_ps(m1, c->bias + r0 + 16);
     }
+    UNROLL
     for (int t = 0; t < NT; t++) {
         float *yr = c->y + (t0 + t) * n_out + r0;
         _mm512_mask_storeu_ps(yr, m0, _mm512_add_ps(a0[t], b0));
@@ -97,19 +104,26 @@ F512_TARGET static void tile_avx512(const mmf_ctx *c, const float *panel, int64_
 F256_TARGET static inline __attribute__((always_inline)) void
 mk_avx2(const mmf_ctx *c, const float *panel, int64_t t0, const int NT, int64_t r0) {
     __m256 a[4][3];
+    UNROLL
     for (int t = 0; t < NT; t++)
+        UNROLL
         for (int g = 0; g < 4; g++) a[g][t] = _mm256_setzero_ps();
     const float *x = c->x + t0 * c->K;
     for (int64_t k = 0; k < c->K; k++) {
         __m256 w[4];
+        UNROLL
         for (int g = 0; g < 4; g++) w[g] = _mm256_load_ps(panel + k * 32 + 8 * g);
+        UNROLL
         for (int t = 0; t < NT; t++) {
             __m256 xb = _mm256_broadcast_ss(x + t * c->K + k);
+            UNROLL
             for (int g = 0; g < 4; g++) a[g][t] = _mm256_fmadd_ps(w[g], xb, a[g][t]);
         }
     }
+    UNROLL
     for (int t = 0; t < NT; t++) {
         float acc[32];
+        UNROLL
         for (int g = 0; g < 4; g++) _mm256_storeu_ps(acc + 8 * g, a[g][t]);
         store_rows(c, acc, t0 + t, r0);
     }

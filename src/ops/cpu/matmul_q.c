@@ -18,6 +18,10 @@
 #include <immintrin.h>
 #endif
 
+/* Small fixed loops over tokens / row groups must be unrolled so that the
+ * accumulator arrays live in registers. */
+#define UNROLL _Pragma("GCC unroll 16")
+
 typedef struct {
     float *y;
     const float *bias;
@@ -70,15 +74,19 @@ mk_vnni(const mmq_ctx *c, const uint8_t *panel, const float *dw, const float *mw
         const int NT, const int SUB, int64_t r0) {
     const int64_t K = c->K, nsb = c->nsb;
     __m512 acc[2][4];
+    UNROLL
     for (int t = 0; t < NT; t++) acc[0][t] = acc[1][t] = _mm512_setzero_ps();
     const int8_t *xq = c->xq + t0 * K;
     for (int64_t s = 0; s < nsb; s++) {
         __m512i is[2][4];
+        UNROLL
         for (int t = 0; t < NT; t++) is[0][t] = is[1][t] = _mm512_setzero_si512();
         const uint8_t *p = panel + s * SUB * 32;
         const int8_t *xs = xq + s * SUB;
+        UNROLL
         for (int g = 0; g < SUB / 4; g++) {
             __m512i w0 = _mm512_loadu_si512(p + g * 128), w1 = _mm512_loadu_si512(p + g * 128 + 64);
+            UNROLL
             for (int t = 0; t < NT; t++) {
                 int32_t xv;
                 memcpy(&xv, xs + t * K + 4 * g, 4);
@@ -89,6 +97,7 @@ mk_vnni(const mmq_ctx *c, const uint8_t *panel, const float *dw, const float *mw
         }
         __m512 dw0 = _mm512_loadu_ps(dw + s * 32), dw1 = _mm512_loadu_ps(dw + s * 32 + 16);
         __m512 mw0 = _mm512_loadu_ps(mw + s * 32), mw1 = _mm512_loadu_ps(mw + s * 32 + 16);
+        UNROLL
         for (int t = 0; t < NT; t++) {
             __m512 d = _mm512_set1_ps(c->dx[(t0 + t) * (K / 32) + s * SUB / 32]);
             __m512 ds = _mm512_set1_ps(c->dxs[(t0 + t) * nsb + s]);
@@ -106,6 +115,7 @@ mk_vnni(const mmq_ctx *c, const uint8_t *panel, const float *dw, const float *mw
         b0 = _mm512_maskz_loadu_ps(m0, c->bias + r0);
         b1 = _mm512_maskz_loadu_ps(m1, c->bias + r0 + 16);
     }
+    UNROLL
     for (int t = 0; t < NT; t++) {
         float *yr = c->y + (t0 + t) * n_out + r0;
         _mm512_mask_storeu_ps(yr, m0, _mm512_add_ps(acc[0][t], b0));
@@ -130,8 +140,10 @@ static void mmq_task(void *ctx, int64_t i, int tid) {
     const mmq_ctx *c = ctx;
     uint8_t *panel = c->bufs + (size_t)tid * c->buf_bytes;
     float *dw = (float *)(panel + c->K * CPU_RT), *mw = dw + c->nsb * CPU_RT;
+    uint8_t *rowbuf = (uint8_t *)(mw + c->nsb * CPU_RT);
+    float *sbuf = (float *)(rowbuf + ((c->K + 63) & ~(int64_t)63));
     int64_t r0 = i * CPU_RT;
-    cpu_wdec_tile(c->w, r0, panel, dw, mw);
+    cpu_wdec_tile(c->w, r0, panel, dw, mw, rowbuf, sbuf, c->level);
 #if defined(__x86_64__)
     if (c->level >= CPU_LVL_AVX512) {
         tile_vnni(c, panel, dw, mw, r0);
@@ -148,7 +160,9 @@ void cpu_matmul_int8(float *y, const float *x, const hone_weight *w, const float
     int64_t K = w->n_in, nsb = K / sub;
     mmq_ctx c = {.y = y, .bias = bias, .w = w, .T = T, .K = K, .sub = sub, .nsb = nsb, .level = level};
     int nth = hone_pool_size(pool);
-    c.buf_bytes = ((size_t)K * CPU_RT + 2 * (size_t)nsb * CPU_RT * sizeof(float) + 63) & ~(size_t)63;
+    /* panel (K*32) + dw, mw (nsb*32 floats each) + rowbuf (K, 64-aligned) + sbuf (2*nsb floats) */
+    c.buf_bytes = ((size_t)K * CPU_RT + 2 * (size_t)nsb * CPU_RT * sizeof(float) + (((size_t)K + 63) & ~(size_t)63) +
+                   2 * (size_t)nsb * sizeof(float) + 63) & ~(size_t)63;
     size_t act = (((size_t)T * K + 3) & ~(size_t)3) + ((size_t)T * (K / 32) + (size_t)T * nsb) * sizeof(float);
     uint8_t *mem = aligned_alloc(64, c.buf_bytes * nth + ((act + 63) & ~(size_t)63));
     if (!mem) abort(); /* out of memory in a kernel: nothing sensible to return */
@@ -160,6 +174,9 @@ void cpu_matmul_int8(float *y, const float *x, const hone_weight *w, const float
     c.xq = xq;
     c.dx = dx;
     c.dxs = dxs;
-    hone_pool_run(pool, (w->n_out + CPU_RT - 1) / CPU_RT, mmq_task, &c);
+    if (level >= CPU_LVL_AVX512 && T < CPU_MATVEC_MAX_T)
+        cpu_matvec_int8(y, w, bias, T, xq, dx, dxs, sub, pool);
+    else
+        hone_pool_run(pool, (w->n_out + CPU_RT - 1) / CPU_RT, mmq_task, &c);
     free(mem);
 }

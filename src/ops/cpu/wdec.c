@@ -163,29 +163,30 @@ int cpu_wdec_supported(int type, int *sub) {
     return 1;
 }
 
-void cpu_wdec_tile(const hone_weight *w, int64_t r0, uint8_t *panel, float *dw, float *mw) {
-    dec_fn fn = decs[w->type].fn;
-    int sub = decs[w->type].sub;
-    int64_t qb = hone_dtype_block(w->type), bb = hone_dtype_block_bytes(w->type);
-    int64_t nblk = w->n_in / qb, nsb = w->n_in / sub, spb = qb / sub;
-    uint8_t u[256];
-    float bdw[16], bmw[16];
+void cpu_wdec_row(int type, const uint8_t *src, int64_t n_in, uint8_t *u, float *dw, float *mw,
+                  int level) {
+    if (level >= CPU_LVL_AVX512 && cpu_wdec_row_avx512(type, src, n_in, u, dw, mw)) return;
+    dec_fn fn = decs[type].fn;
+    int64_t qb = hone_dtype_block(type), bb = hone_dtype_block_bytes(type), spb = qb / decs[type].sub;
+    for (int64_t bi = 0; bi < n_in / qb; bi++) fn(src + bi * bb, u + bi * qb, dw + bi * spb, mw + bi * spb);
+}
+
+void cpu_wdec_tile(const hone_weight *w, int64_t r0, uint8_t *panel, float *dw, float *mw,
+                   uint8_t *rowbuf, float *sbuf, int level) {
+    int64_t K = w->n_in, nsb = K / decs[w->type].sub;
     for (int r = 0; r < CPU_RT; r++) {
         int64_t row = r0 + r;
         if (row >= w->n_out) {
-            for (int64_t g = 0; g < w->n_in / 4; g++) memset(panel + g * 128 + r * 4, 0, 4);
+            for (int64_t g = 0; g < K / 4; g++) memset(panel + g * 128 + r * 4, 0, 4);
             for (int64_t s = 0; s < nsb; s++) dw[s * CPU_RT + r] = mw[s * CPU_RT + r] = 0;
             continue;
         }
-        const uint8_t *src = (const uint8_t *)w->data + (size_t)row * w->row_bytes;
-        for (int64_t bi = 0; bi < nblk; bi++) {
-            fn(src + bi * bb, u, bdw, bmw);
-            uint8_t *p = panel + (bi * qb / 4) * 128 + r * 4;
-            for (int64_t g = 0; g < qb / 4; g++) memcpy(p + g * 128, u + 4 * g, 4);
-            for (int64_t s = 0; s < spb; s++) {
-                dw[(bi * spb + s) * CPU_RT + r] = bdw[s];
-                mw[(bi * spb + s) * CPU_RT + r] = bmw[s];
-            }
+        cpu_wdec_row(w->type, (const uint8_t *)w->data + (size_t)row * w->row_bytes, K, rowbuf,
+                     sbuf, sbuf + nsb, level);
+        for (int64_t g = 0; g < K / 4; g++) memcpy(panel + g * 128 + r * 4, rowbuf + 4 * g, 4);
+        for (int64_t s = 0; s < nsb; s++) {
+            dw[s * CPU_RT + r] = sbuf[s];
+            mw[s * CPU_RT + r] = sbuf[nsb + s];
         }
     }
 }

@@ -1,0 +1,141 @@
+/* gemm_bench.c: kernel-lab timing of the fast CPU matmul (src/ops/cpu/) on the
+ * shapes that matter: training-sized GEMMs (T=512 x n_out x n_in) and the
+ * model's projections at T=1 (decode) and T=512 (prompt), per weight type and
+ * per variant (INT8 vpdpbusd vs F32 FMA panel), median of REPS runs.
+ * Prints GFLOP/s (2*T*n_out*n_in / time) and, for T=1, weight GB/s.
+ *
+ * Build: make bench ; run: build/gemm_bench [-t THREADS] [-r REPS] [--quick]
+ * (--quick skips the 262144-row LM-head shape). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hone.h"
+#include "hone/quant.h"
+#include "ops/cpu/kern.h"
+#include "util/pool.h"
+
+const hone_backend *hone_cpu_kernels(void);
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static float frand(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((double)(rng >> 11) / 9007199254740992.0 - 0.5);
+}
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Weight of n_out rows: 1024 distinct random rows, repeated (speed does not
+ * depend on the values; quantizing 262144 rows with K-quant search takes long). */
+static hone_weight make_weight(int type, int64_t n_in, int64_t n_out) {
+    size_t rb = (size_t)hone_dtype_row_bytes(type, n_in);
+    uint8_t *d = malloc(rb * n_out);
+    float *row = malloc(sizeof(float) * n_in);
+    hone_err err = {0};
+    int64_t uniq = n_out < 1024 ? n_out : 1024;
+    for (int64_t r = 0; r < uniq; r++) {
+        for (int64_t k = 0; k < n_in; k++) row[k] = frand() * 0.1f;
+        if (hone_quantize(type, row, d + r * rb, n_in, &err)) {
+            fprintf(stderr, "quantize: %s\n", err.msg);
+            exit(1);
+        }
+    }
+    for (int64_t r = uniq; r < n_out; r++) memcpy(d + r * rb, d + (r % uniq) * rb, rb);
+    free(row);
+    return (hone_weight){type, d, n_in, n_out, rb};
+}
+
+static int reps = 3;
+
+static double time_mm(const hone_weight *w, const float *x, float *y, int64_t T, hone_pool *pool) {
+    const hone_backend *be = hone_cpu_kernels();
+    double t[16];
+    be->matmul(y, x, w, NULL, T, pool); /* warm-up */
+    for (int i = 0; i < reps; i++) {
+        double t0 = now();
+        be->matmul(y, x, w, NULL, T, pool);
+        t[i] = now() - t0;
+    }
+    qsort(t, reps, sizeof t[0], cmp_d);
+    return t[reps / 2];
+}
+
+static void run(const char *label, int type, int64_t T, int64_t n_in, int64_t n_out, int var,
+                hone_pool *pool) {
+    if (var == CPU_VAR_INT8 && !cpu_wdec_supported(type, NULL)) return;
+    if (n_in % hone_dtype_block(type)) return; /* e.g. K-quants need n_in % 256 == 0 */
+    hone_weight w = make_weight(type, n_in, n_out);
+    float *x = malloc(sizeof(float) * T * n_in), *y = malloc(sizeof(float) * T * n_out);
+    for (int64_t i = 0; i < T * n_in; i++) x[i] = frand();
+    cpu_kern_force(-1, var);
+    double s = time_mm(&w, x, y, T, pool);
+    cpu_kern_force(-1, CPU_VAR_AUTO);
+    double gf = 2.0 * T * n_in * n_out / s * 1e-9;
+    printf("%-10s %-5s %-4s T=%-4lld n_in=%-5lld n_out=%-6lld %9.3f ms %8.1f GFLOP/s", label,
+           hone_dtype_name(type), var == CPU_VAR_INT8 ? "int8" : "f32", (long long)T,
+           (long long)n_in, (long long)n_out, s * 1e3, gf);
+    if (T == 1) printf(" %6.1f GB/s", (double)w.row_bytes * n_out / s * 1e-9);
+    printf("\n");
+    fflush(stdout);
+    free((void *)w.data);
+    free(x);
+    free(y);
+}
+
+int main(int argc, char **argv) {
+    int threads = 0, quick = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-t") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-r") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--quick")) quick = 1;
+    }
+    if (reps < 1) reps = 1;
+    if (reps > 16) reps = 16;
+    hone_err err = {0};
+    hone_pool *pool = NULL;
+    if (hone_pool_create(&pool, threads, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    char feat[256];
+    hone_cpu_features_str(hone_cpu_features(), feat, sizeof feat);
+    printf("threads %d, level %d, cpu: %s\n", hone_pool_size(pool), cpu_kern_best_level(), feat);
+
+    /* training-sized GEMMs */
+    static const int gemm_types[] = {HONE_F32, HONE_Q8_0, HONE_Q4_K};
+    for (int i = 0; i < 3; i++)
+        for (int v = CPU_VAR_INT8; v <= CPU_VAR_F32; v++) {
+            run("gemm", gemm_types[i], 512, 640, 2048, v, pool);
+            run("gemm", gemm_types[i], 512, 2048, 640, v, pool);
+        }
+    if (!quick)
+        for (int v = CPU_VAR_INT8; v <= CPU_VAR_F32; v++)
+            run("lm_head", HONE_Q8_0, 512, 640, 262144, v, pool);
+    if (!quick) run("lm_head", HONE_F32, 512, 640, 262144, CPU_VAR_F32, pool);
+
+    /* model projections: Gemma 3 270M ffn up (640 -> 2048) and down (2048 -> 640) */
+    static const int types[] = {HONE_Q8_0, HONE_Q5_0, HONE_Q4_K, HONE_Q6_K, HONE_Q4_1, HONE_Q4_0,
+                                HONE_Q5_K, HONE_Q5_1, HONE_F16, HONE_BF16, HONE_F32};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        for (int v = CPU_VAR_INT8; v <= CPU_VAR_F32; v++) {
+            run("ffn_up", types[i], 1, 640, 2048, v, pool);
+            run("ffn_down", types[i], 1, 2048, 640, v, pool);
+            run("ffn_up", types[i], 512, 640, 2048, v, pool);
+            run("ffn_down", types[i], 512, 2048, 640, v, pool);
+        }
+    hone_pool_free(pool);
+    return 0;
+}
