@@ -2,7 +2,10 @@
  * weight type: a tile of 32 rows is dequantized (hone_dequantize, bit-exact) into
  * an f32 panel (n_in, 32) and every token is swept over it with FMA, NT tokens at
  * a time (AVX-512: 2 zmm of rows x 6 tokens = 12 accumulators; AVX2: 4 ymm x 3).
- * Exact f32 arithmetic up to summation order, so its test tolerance is tight. */
+ * Exact f32 arithmetic up to summation order, so its test tolerance is tight.
+ * For T < 4 (decode) there is no panel: each row is converted to f32 (F16 with
+ * F16C, BF16 with a shift, F32 read in place, others hone_dequantize) and dotted
+ * with every token. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,6 +139,87 @@ F256_TARGET static void tile_avx2(const mmf_ctx *c, const float *panel, int64_t 
 }
 #endif
 
+/* ---- few tokens: rows streamed, no panel ---- */
+
+#if defined(__x86_64__)
+F256_TARGET static void row_f32_avx2(int type, const uint8_t *src, int64_t K, float *row) {
+    if (type == HONE_F16) {
+        int64_t k = 0;
+        for (; k + 8 <= K; k += 8)
+            _mm256_storeu_ps(row + k, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + 2 * k))));
+        for (; k < K; k++) row[k] = _cvtsh_ss((uint16_t)(src[2 * k] | src[2 * k + 1] << 8));
+    } else { /* BF16 */
+        int64_t k = 0;
+        for (; k + 8 <= K; k += 8) {
+            __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + 2 * k)));
+            _mm256_storeu_ps(row + k, _mm256_castsi256_ps(_mm256_slli_epi32(h, 16)));
+        }
+        for (; k < K; k++) row[k] = hone_bf16_to_f32((uint16_t)(src[2 * k] | src[2 * k + 1] << 8));
+    }
+}
+
+F512_TARGET static float dot_avx512(const float *a, const float *b, int64_t K) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 32 <= K; k += 32) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_loadu_ps(b + k), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + k + 16), _mm512_loadu_ps(b + k + 16), s1);
+    }
+    for (; k < K; k += 16) {
+        __mmask16 m = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
+        s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + k), _mm512_maskz_loadu_ps(m, b + k), s0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+F256_TARGET static float dot_avx2(const float *a, const float *b, int64_t K) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(b + k + 8), s1);
+    }
+    float o[8], r = 0;
+    _mm256_storeu_ps(o, _mm256_add_ps(s0, s1));
+    for (int i = 0; i < 8; i++) r += o[i];
+    for (; k < K; k++) r += a[k] * b[k];
+    return r;
+}
+#endif
+
+#define MVF_ROWS 16
+
+static void mvf_task(void *ctx, int64_t i, int tid) {
+    const mmf_ctx *c = ctx;
+    const hone_weight *w = c->w;
+    float *row = c->bufs + (size_t)tid * c->buf_floats;
+    for (int64_t r = i * MVF_ROWS; r < (i + 1) * MVF_ROWS && r < w->n_out; r++) {
+        const uint8_t *src = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+        const float *wr = row;
+        if (w->type == HONE_F32 && ((uintptr_t)src & 3) == 0) wr = (const float *)src;
+#if defined(__x86_64__)
+        else if (c->level >= CPU_LVL_AVX2 && (w->type == HONE_F16 || w->type == HONE_BF16))
+            row_f32_avx2(w->type, src, c->K, row);
+#endif
+        else if (w->type == HONE_F32) memcpy(row, src, (size_t)c->K * sizeof(float));
+        else hone_dequantize(w->type, src, row, (uint64_t)c->K, NULL);
+        for (int64_t t = 0; t < c->T; t++) {
+            const float *x = c->x + t * c->K;
+            float v;
+#if defined(__x86_64__)
+            if (c->level >= CPU_LVL_AVX512) v = dot_avx512(wr, x, c->K);
+            else if (c->level >= CPU_LVL_AVX2) v = dot_avx2(wr, x, c->K);
+            else
+#endif
+            {
+                v = 0;
+                for (int64_t k = 0; k < c->K; k++) v += wr[k] * x[k];
+            }
+            c->y[t * w->n_out + r] = v + (c->bias ? c->bias[r] : 0.0f);
+        }
+    }
+}
+
 static void mmf_task(void *ctx, int64_t i, int tid) {
     const mmf_ctx *c = ctx;
     float *panel = c->bufs + (size_t)tid * c->buf_floats, *row = panel + c->K * CPU_RT;
@@ -161,6 +245,9 @@ void cpu_matmul_f32(float *y, const float *x, const hone_weight *w, const float 
     c.buf_floats = ((size_t)w->n_in * (CPU_RT + 1) + 15) & ~(size_t)15;
     c.bufs = aligned_alloc(64, c.buf_floats * sizeof(float) * nth);
     if (!c.bufs) abort(); /* out of memory in a kernel: nothing sensible to return */
-    hone_pool_run(pool, (w->n_out + CPU_RT - 1) / CPU_RT, mmf_task, &c);
+    if (T < CPU_MATVEC_MAX_T)
+        hone_pool_run(pool, (w->n_out + MVF_ROWS - 1) / MVF_ROWS, mvf_task, &c);
+    else
+        hone_pool_run(pool, (w->n_out + CPU_RT - 1) / CPU_RT, mmf_task, &c);
     free(c.bufs);
 }
