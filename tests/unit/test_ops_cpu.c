@@ -147,7 +147,7 @@ static const int all_types[] = {HONE_F32,  HONE_F16,  HONE_BF16, HONE_Q4_0, HONE
 
 static void run_matmul_cases(hone_pool *pool) {
     const hone_backend *be = hone_cpu_kernels();
-    static const int64_t Ts[] = {1, 3, 17, 64};
+    static const int64_t Ts[] = {1, 2, 3, 17, 64}; /* 1-3: streaming matvec (per-T code); 17, 64: panels */
     int best = cpu_kern_best_level();
     for (size_t ti = 0; ti < sizeof all_types / sizeof all_types[0]; ti++) {
         int type = all_types[ti];
@@ -239,9 +239,31 @@ static void test_quant_act(void **state) {
     assert_true(dx[0][0] == 0.0f);
 }
 
+/* The AVX-512 row decoders give the same bytes and scales as the scalar ones. */
+static void test_wdec_rows(void **state) {
+    if (cpu_kern_best_level() < CPU_LVL_AVX512) skip();
+    for (size_t ti = 0; ti < sizeof all_types / sizeof all_types[0]; ti++) {
+        int type = all_types[ti], sub;
+        if (!cpu_wdec_supported(type, &sub)) continue;
+        test_weight tw;
+        weight_make(&tw, type, 768, 3);
+        uint8_t u[2][768];
+        float sc[2][2 * 48];
+        for (int r = 0; r < 3; r++) {
+            const uint8_t *src = tw.data + r * tw.w.row_bytes;
+            cpu_wdec_row(type, src, 768, u[0], sc[0], sc[0] + 768 / sub, CPU_LVL_SCALAR);
+            cpu_wdec_row(type, src, 768, u[1], sc[1], sc[1] + 768 / sub, CPU_LVL_AVX512);
+            assert_memory_equal(u[0], u[1], 768);
+            assert_memory_equal(sc[0], sc[1], sizeof(float) * 2 * 768 / sub);
+        }
+        weight_free(&tw);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quant_act),
+        cmocka_unit_test(test_wdec_rows),
         cmocka_unit_test(test_matmul_one_thread),
         cmocka_unit_test(test_matmul_pool),
         cmocka_unit_test(test_matmul_auto),

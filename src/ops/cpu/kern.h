@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "ops/backend.h"
 
@@ -30,6 +31,14 @@ int cpu_kern_best_level(void);
 void cpu_kern_force(int level, int variant);
 int cpu_kern_level(void);
 int cpu_kern_variant(void);
+
+/* 64-byte aligned scratch (size rounded up, as aligned_alloc requires). Out of
+ * memory inside a kernel has no sensible recovery: abort. */
+static inline void *cpu_kern_alloc(size_t n) {
+    void *p = aligned_alloc(64, (n + 63) & ~(size_t)63);
+    if (!p) abort();
+    return p;
+}
 
 /* Rows per weight tile (both variants). */
 #define CPU_RT 32

@@ -164,8 +164,7 @@ void cpu_matmul_int8(float *y, const float *x, const hone_weight *w, const float
     c.buf_bytes = ((size_t)K * CPU_RT + 2 * (size_t)nsb * CPU_RT * sizeof(float) + (((size_t)K + 63) & ~(size_t)63) +
                    2 * (size_t)nsb * sizeof(float) + 63) & ~(size_t)63;
     size_t act = (((size_t)T * K + 3) & ~(size_t)3) + ((size_t)T * (K / 32) + (size_t)T * nsb) * sizeof(float);
-    uint8_t *mem = aligned_alloc(64, c.buf_bytes * nth + ((act + 63) & ~(size_t)63));
-    if (!mem) abort(); /* out of memory in a kernel: nothing sensible to return */
+    uint8_t *mem = cpu_kern_alloc(c.buf_bytes * nth + ((act + 63) & ~(size_t)63));
     c.bufs = mem;
     int8_t *xq = (int8_t *)(mem + c.buf_bytes * nth);
     float *dx = (float *)(xq + (((size_t)T * K + 3) & ~(size_t)3));
