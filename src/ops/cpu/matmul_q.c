@@ -68,17 +68,32 @@ static void mk_scalar(const mmq_ctx *c, const uint8_t *panel, const float *dw, c
 
 #if defined(__x86_64__)
 #define VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+/* Tokens per microkernel call: 2 x NT int32 chains must cover vpdpbusd's
+ * latency (5 cycles at up to 2 per cycle). */
+#ifndef MMQ_NT
+#define MMQ_NT 6
+#endif
 
 VNNI_TARGET static inline __attribute__((always_inline)) void
 mk_vnni(const mmq_ctx *c, const uint8_t *panel, const float *dw, const float *mw, int64_t t0,
-        const int NT, const int SUB, int64_t r0) {
+        const int NT, const int SUB, int64_t r0, int64_t s_lo, int64_t s_hi) {
     const int64_t K = c->K, nsb = c->nsb;
-    __m512 acc[2][4];
+    int64_t n_out = c->w->n_out, nr = n_out - r0 < 32 ? n_out - r0 : 32;
+    __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
+    __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+    __m512 acc[2][MMQ_NT];
     UNROLL
-    for (int t = 0; t < NT; t++) acc[0][t] = acc[1][t] = _mm512_setzero_ps();
+    for (int t = 0; t < NT; t++) {
+        if (s_lo == 0) {
+            acc[0][t] = acc[1][t] = _mm512_setzero_ps();
+        } else { /* y holds the sums of the earlier k-blocks */
+            acc[0][t] = _mm512_maskz_loadu_ps(m0, c->y + (t0 + t) * n_out + r0);
+            acc[1][t] = _mm512_maskz_loadu_ps(m1, c->y + (t0 + t) * n_out + r0 + 16);
+        }
+    }
     const int8_t *xq = c->xq + t0 * K;
-    for (int64_t s = 0; s < nsb; s++) {
-        __m512i is[2][4];
+    for (int64_t s = s_lo; s < s_hi; s++) {
+        __m512i is[2][MMQ_NT];
         UNROLL
         for (int t = 0; t < NT; t++) is[0][t] = is[1][t] = _mm512_setzero_si512();
         const uint8_t *p = panel + s * SUB * 32;
@@ -107,11 +122,8 @@ mk_vnni(const mmq_ctx *c, const uint8_t *panel, const float *dw, const float *mw
             acc[1][t] = _mm512_fmadd_ps(mw1, ds, acc[1][t]);
         }
     }
-    int64_t n_out = c->w->n_out, nr = n_out - r0 < 32 ? n_out - r0 : 32;
-    __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
-    __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
     __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
-    if (c->bias) {
+    if (c->bias && s_hi == nsb) {
         b0 = _mm512_maskz_loadu_ps(m0, c->bias + r0);
         b1 = _mm512_maskz_loadu_ps(m1, c->bias + r0 + 16);
     }
@@ -123,15 +135,22 @@ mk_vnni(const mmq_ctx *c, const uint8_t *panel, const float *dw, const float *mw
     }
 }
 
+/* k-blocks of MMQ_KB weights (16 KB of panel) stay in L1 while every token
+ * passes; y carries the partial sums between k-blocks. */
+#define MMQ_KB 512
+
 VNNI_TARGET static void tile_vnni(const mmq_ctx *c, const uint8_t *panel, const float *dw,
                                   const float *mw, int64_t r0) {
-    int64_t t = 0;
-    if (c->sub == 32) {
-        for (; t + 4 <= c->T; t += 4) mk_vnni(c, panel, dw, mw, t, 4, 32, r0);
-        for (; t < c->T; t++) mk_vnni(c, panel, dw, mw, t, 1, 32, r0);
-    } else {
-        for (; t + 4 <= c->T; t += 4) mk_vnni(c, panel, dw, mw, t, 4, 16, r0);
-        for (; t < c->T; t++) mk_vnni(c, panel, dw, mw, t, 1, 16, r0);
+    int64_t sb = MMQ_KB / c->sub;
+    for (int64_t s_lo = 0; s_lo < c->nsb; s_lo += sb) {
+        int64_t s_hi = s_lo + sb < c->nsb ? s_lo + sb : c->nsb, t = 0;
+        if (c->sub == 32) {
+            for (; t + MMQ_NT <= c->T; t += MMQ_NT) mk_vnni(c, panel, dw, mw, t, MMQ_NT, 32, r0, s_lo, s_hi);
+            for (; t < c->T; t++) mk_vnni(c, panel, dw, mw, t, 1, 32, r0, s_lo, s_hi);
+        } else {
+            for (; t + MMQ_NT <= c->T; t += MMQ_NT) mk_vnni(c, panel, dw, mw, t, MMQ_NT, 16, r0, s_lo, s_hi);
+            for (; t < c->T; t++) mk_vnni(c, panel, dw, mw, t, 1, 16, r0, s_lo, s_hi);
+        }
     }
 }
 #endif
