@@ -137,7 +137,10 @@ mk_vnni(const mmq_ctx *c, const uint8_t *panel, const float *dw, const float *mw
 
 /* k-blocks of MMQ_KB weights (16 KB of panel) stay in L1 while every token
  * passes; y carries the partial sums between k-blocks. */
-#define MMQ_KB 512
+/* Off by default: 512 and 1024 measured no faster than none (bench/RESULTS.md). */
+#ifndef MMQ_KB
+#define MMQ_KB ((int64_t)1 << 40)
+#endif
 
 VNNI_TARGET static void tile_vnni(const mmq_ctx *c, const uint8_t *panel, const float *dw,
                                   const float *mw, int64_t r0) {
