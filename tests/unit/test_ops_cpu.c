@@ -260,6 +260,180 @@ static void test_wdec_rows(void **state) {
     }
 }
 
+/* ---- attention ---- */
+
+typedef struct {
+    int64_t T, n_keys, past, H, KV, d;
+    uint32_t window;
+    float softcap;
+    int ring; /* kpos rotated like a ring buffer */
+} att_case;
+
+static void check_attention(const att_case *ac, hone_pool *pool) {
+    const hone_backend *be = hone_cpu_kernels();
+    int64_t T = ac->T, N = ac->n_keys, H = ac->H, KV = ac->KV, d = ac->d;
+    float *q = malloc(sizeof(float) * T * H * d), *k = malloc(sizeof(float) * N * KV * d);
+    float *v = malloc(sizeof(float) * N * KV * d), *out = malloc(sizeof(float) * T * H * d);
+    int32_t *qpos = malloc(sizeof(int32_t) * T), *kpos = malloc(sizeof(int32_t) * N);
+    for (int64_t i = 0; i < T * H * d; i++) q[i] = nrand();
+    for (int64_t i = 0; i < N * KV * d; i++) k[i] = nrand(), v[i] = nrand();
+    for (int64_t t = 0; t < T; t++) qpos[t] = (int32_t)(ac->past + t);
+    for (int64_t j = 0; j < N; j++) kpos[j] = (int32_t)(ac->ring ? (j + 7) % N : j);
+    if (N > T + 2) kpos[N - 1] = 1000000; /* a key in everyone's future */
+    hone_attn_params p = {(uint32_t)H, (uint32_t)KV, (uint32_t)d, 1.0f / sqrtf((float)d), ac->window, ac->softcap};
+    const double u = 1.0 / 16777216.0;
+    double *sc = malloc(sizeof(double) * N);
+    for (int level = 0; level <= cpu_kern_best_level(); level++) {
+        cpu_kern_force(level, CPU_VAR_AUTO);
+        for (int64_t i = 0; i < T * H * d; i++) out[i] = NAN;
+        be->attention(out, q, qpos, T, k, v, kpos, N, &p, pool);
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t h = 0; h < H; h++) {
+                int64_t g = h / (H / KV);
+                const float *qr = q + (t * H + h) * d;
+                double mx = -INFINITY, sum = 0, dsmax = 0, vmax = 0;
+                for (int64_t j = 0; j < N; j++) {
+                    int vis = kpos[j] <= qpos[t] && (!p.window || kpos[j] > qpos[t] - (int64_t)p.window);
+                    double s = 0, a = 0;
+                    for (int64_t e = 0; e < d; e++) {
+                        s += (double)qr[e] * k[(j * KV + g) * d + e];
+                        a += fabs((double)qr[e] * k[(j * KV + g) * d + e]);
+                    }
+                    s *= p.scale;
+                    if (p.softcap > 0) s = p.softcap * tanh(s / p.softcap);
+                    sc[j] = vis ? s : -INFINITY;
+                    if (vis) mx = fmax(mx, s);
+                    /* f32 score: d-term dot, scale, softcap (tanh approximated
+                     * to 3e-7 absolute, times softcap) */
+                    dsmax = fmax(dsmax, (d + 4) * u * a * p.scale + (p.softcap > 0 ? 4e-7 * p.softcap : 0));
+                }
+                for (int64_t j = 0; j < N; j++) {
+                    sc[j] = sc[j] == -INFINITY ? 0 : exp(sc[j] - mx);
+                    sum += sc[j];
+                    if (sc[j] > 0)
+                        for (int64_t e = 0; e < d; e++) vmax = fmax(vmax, fabs(v[(j * KV + g) * d + e]));
+                }
+                /* out is a convex combination of v rows: softmax weights are off by
+                 * <= 2 max|dscore| + exp's 2e-7 (x2) relative; the sums add
+                 * (n_keys + d) roundings */
+                double tol = vmax * (2 * dsmax + 4e-7 + 2 * (N + d + 8) * u) + 1e-30;
+                for (int64_t e = 0; e < d; e++) {
+                    double ref = 0;
+                    for (int64_t j = 0; j < N; j++) ref += sc[j] * v[(j * KV + g) * d + e];
+                    ref = sum > 0 ? ref / sum : 0;
+                    double got = out[(t * H + h) * d + e];
+                    if (!(fabs(got - ref) <= tol))
+                        fail_msg("attention level %d T=%lld N=%lld H=%lld KV=%lld d=%lld win=%u cap=%g: "
+                                 "out[%lld][%lld][%lld] = %.9g, ref %.9g, tol %.3g",
+                                 level, (long long)T, (long long)N, (long long)H, (long long)KV,
+                                 (long long)d, p.window, p.softcap, (long long)t, (long long)h,
+                                 (long long)e, got, ref, tol);
+                }
+            }
+    }
+    cpu_kern_force(-1, CPU_VAR_AUTO);
+    free(sc);
+    free(q), free(k), free(v), free(out), free(qpos), free(kpos);
+}
+
+static void test_attention(void **state) {
+    hone_err err = {0};
+    hone_pool *pool;
+    ASSERT_OK(hone_pool_create(&pool, 2, &err), &err);
+    static const att_case cases[] = {
+        {1, 41, 40, 4, 1, 64, 0, 0, 1},    /* decode, GQA 4:1, ring kv cache */
+        {3, 36, 33, 3, 1, 72, 0, 0, 0},    /* head_dim not a multiple of 16 */
+        {17, 17, 0, 4, 2, 64, 5, 0, 0},    /* prefill, sliding window */
+        {64, 70, 6, 2, 2, 32, 0, 30.0f, 1}, /* softcap, several key blocks */
+        {33, 33, 0, 8, 1, 16, 9, 0, 1},    /* 8 heads per kv head, window, ring */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        check_attention(&cases[i], pool);
+        check_attention(&cases[i], NULL);
+    }
+    hone_pool_free(pool);
+}
+
+/* ---- rmsnorm, rope, glu ---- */
+
+static void test_rmsnorm(void **state) {
+    enum { T = 3, D = 77 };
+    float x[T * D], w[D], y[T * D];
+    for (int i = 0; i < T * D; i++) x[i] = nrand() * (i < D ? 100.0f : 1.0f);
+    for (int i = 0; i < D; i++) w[i] = 1.0f + nrand();
+    const double u = 1.0 / 16777216.0;
+    for (int level = 0; level <= cpu_kern_best_level(); level++) {
+        cpu_kern_force(level, CPU_VAR_AUTO);
+        hone_cpu_kernels()->rmsnorm(y, x, w, T, D, 1e-6f);
+        for (int t = 0; t < T; t++) {
+            double ss = 0;
+            for (int i = 0; i < D; i++) ss += (double)x[t * D + i] * x[t * D + i];
+            double r = 1.0 / sqrt(ss / D + 1e-6);
+            for (int i = 0; i < D; i++) {
+                double ref = x[t * D + i] * r * w[i];
+                /* f32 sum of D squares (relative D u), sqrt, 3 products */
+                if (!(fabs(y[t * D + i] - ref) <= (D + 8) * u * fabs(ref) + 1e-30))
+                    fail_msg("rmsnorm level %d [%d][%d] = %.9g, ref %.9g", level, t, i, y[t * D + i], ref);
+            }
+        }
+    }
+    cpu_kern_force(-1, CPU_VAR_AUTO);
+}
+
+static void test_rope(void **state) {
+    enum { T = 3, H = 2, HD = 40, RD = 32 };
+    float x[T * H * HD], x0[T * H * HD], freqs[RD / 2];
+    int32_t pos[T] = {0, 7, 600};
+    for (int i = 0; i < RD / 2; i++) freqs[i] = powf(10000.0f, -2.0f * i / RD);
+    for (int i = 0; i < T * H * HD; i++) x0[i] = nrand();
+    const double u = 1.0 / 16777216.0;
+    for (int mode = 0; mode <= 1; mode++)
+        for (int level = 0; level <= cpu_kern_best_level(); level++) {
+            cpu_kern_force(level, CPU_VAR_AUTO);
+            memcpy(x, x0, sizeof x);
+            hone_cpu_kernels()->rope(x, pos, T, H, HD, RD, freqs, (hone_rope_mode)mode);
+            for (int t = 0; t < T; t++)
+                for (int h = 0; h < H; h++) {
+                    const float *a = x0 + (t * H + h) * HD;
+                    const float *b = x + (t * H + h) * HD;
+                    for (int e = RD; e < HD; e++) assert_true(a[e] == b[e]); /* not rotated */
+                    for (int i = 0; i < RD / 2; i++) {
+                        int i0 = mode ? i : 2 * i, i1 = mode ? i + RD / 2 : 2 * i + 1;
+                        double th = (float)pos[t] * freqs[i]; /* the angle in f32, as defined */
+                        double r0 = a[i0] * cos(th) - a[i1] * sin(th), r1 = a[i0] * sin(th) + a[i1] * cos(th);
+                        /* cosf/sinf within 1 ulp, 2 products and a sum */
+                        double tol = 6 * u * (fabs(a[i0]) + fabs(a[i1]));
+                        if (!(fabs(b[i0] - r0) <= tol && fabs(b[i1] - r1) <= tol))
+                            fail_msg("rope mode %d level %d t %d h %d pair %d", mode, level, t, h, i);
+                    }
+                }
+        }
+    cpu_kern_force(-1, CPU_VAR_AUTO);
+}
+
+static void test_glu(void **state) {
+    enum { T = 3, D = 45 };
+    float g[T * D], up[T * D], y[T * D];
+    for (int i = 0; i < T * D; i++) g[i] = nrand() * 4, up[i] = nrand();
+    g[0] = -100.0f, g[1] = 100.0f, g[2] = 0.0f;
+    for (int gelu = 0; gelu <= 1; gelu++)
+        for (int level = 0; level <= cpu_kern_best_level(); level++) {
+            cpu_kern_force(level, CPU_VAR_AUTO);
+            hone_cpu_kernels()->glu(y, g, up, T, D, gelu);
+            for (int i = 0; i < T * D; i++) {
+                double x = g[i], a;
+                if (gelu) a = 0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+                else a = x / (1 + exp(-x));
+                double ref = a * up[i];
+                /* exp/tanh approximations: 3e-7 absolute in tanh, 2e-7 relative in
+                 * exp, a few roundings: 1e-6 of |g up| */
+                if (!(fabs(y[i] - ref) <= 1e-6 * fabs(x * up[i]) + 1e-30))
+                    fail_msg("glu gelu=%d level %d [%d] g=%g: %.9g vs %.9g", gelu, level, i, x, y[i], ref);
+            }
+        }
+    cpu_kern_force(-1, CPU_VAR_AUTO);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quant_act),
@@ -267,6 +441,10 @@ int main(void) {
         cmocka_unit_test(test_matmul_one_thread),
         cmocka_unit_test(test_matmul_pool),
         cmocka_unit_test(test_matmul_auto),
+        cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_rmsnorm),
+        cmocka_unit_test(test_rope),
+        cmocka_unit_test(test_glu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

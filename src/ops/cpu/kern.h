@@ -77,4 +77,14 @@ void cpu_matmul_int8(float *y, const float *x, const hone_weight *w, const float
 void cpu_matmul_f32(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,
                     hone_pool *pool, int level);
 
+
+/* backend.h's attention, rmsnorm, rope, glu at a given level. */
+void cpu_attention(float *out, const float *q, const int32_t *qpos, int64_t T, const float *k,
+                   const float *v, const int32_t *kpos, int64_t n_keys, const hone_attn_params *p,
+                   hone_pool *pool, int level);
+void cpu_rmsnorm(float *y, const float *x, const float *w, int64_t T, int64_t D, float eps, int level);
+void cpu_rope(float *x, const int32_t *pos, int64_t T, int64_t H, int64_t head_dim, int64_t rope_dim,
+              const float *freqs, hone_rope_mode mode, int level);
+void cpu_glu(float *y, const float *gate, const float *up, int64_t T, int64_t D, int gelu, int level);
+
 #endif

@@ -45,9 +45,33 @@ static void kern_matmul(float *y, const float *x, const hone_weight *w, const fl
     else cpu_matmul_f32(y, x, w, bias, T, pool, level);
 }
 
+static void kern_rmsnorm(float *y, const float *x, const float *w, int64_t T, int64_t D, float eps) {
+    cpu_rmsnorm(y, x, w, T, D, eps, cpu_kern_level());
+}
+
+static void kern_rope(float *x, const int32_t *pos, int64_t T, int64_t H, int64_t head_dim,
+                      int64_t rope_dim, const float *freqs, hone_rope_mode mode) {
+    cpu_rope(x, pos, T, H, head_dim, rope_dim, freqs, mode, cpu_kern_level());
+}
+
+static void kern_attention(float *out, const float *q, const int32_t *qpos, int64_t T, const float *k,
+                           const float *v, const int32_t *kpos, int64_t n_keys,
+                           const hone_attn_params *p, hone_pool *pool) {
+    cpu_attention(out, q, qpos, T, k, v, kpos, n_keys, p, pool, cpu_kern_level());
+}
+
+static void kern_glu(float *y, const float *gate, const float *up, int64_t T, int64_t D, int gelu) {
+    cpu_glu(y, gate, up, T, D, gelu, cpu_kern_level());
+}
+
+/* Backward entries stay NULL (the reference fills them). */
 static const hone_backend cpu_kernels = {
     .name = "cpu",
     .matmul = kern_matmul,
+    .rmsnorm = kern_rmsnorm,
+    .rope = kern_rope,
+    .attention = kern_attention,
+    .glu = kern_glu,
 };
 
 const hone_backend *hone_cpu_kernels(void);
