@@ -114,6 +114,40 @@ static void run(const char *label, int type, int64_t T, int64_t n_in, int64_t n_
     free(y);
 }
 
+/* Causal prefill attention (n_keys = T, positions 0..T-1): FLOPs count the
+ * visible (query, key) pairs only, 4 * head_dim each (QK and PV). */
+static void run_attn(const char *label, int64_t T, int64_t H, int64_t KV, int64_t d, uint32_t window,
+                     int level, hone_pool *pool) {
+    float *q = malloc(sizeof(float) * T * H * d), *k = malloc(sizeof(float) * T * KV * d);
+    float *v = malloc(sizeof(float) * T * KV * d), *o = malloc(sizeof(float) * T * H * d);
+    int32_t *pos = malloc(sizeof(int32_t) * T);
+    for (int64_t i = 0; i < T * H * d; i++) q[i] = frand();
+    for (int64_t i = 0; i < T * KV * d; i++) k[i] = frand(), v[i] = frand();
+    for (int64_t t = 0; t < T; t++) pos[t] = (int32_t)t;
+    hone_attn_params p = {(uint32_t)H, (uint32_t)KV, (uint32_t)d, 0.0625f, window, 0};
+    const hone_backend *be = hone_cpu_kernels();
+    cpu_kern_force(level, CPU_VAR_AUTO);
+    double t[16], c[16];
+    be->attention(o, q, pos, T, k, v, pos, T, &p, pool);
+    for (int i = 0; i < reps; i++) {
+        double w0 = now(), c0 = cpu_now();
+        be->attention(o, q, pos, T, k, v, pos, T, &p, pool);
+        t[i] = now() - w0;
+        c[i] = cpu_now() - c0;
+    }
+    cpu_kern_force(-1, CPU_VAR_AUTO);
+    qsort(t, reps, sizeof t[0], cmp_d);
+    qsort(c, reps, sizeof c[0], cmp_d);
+    double pairs = 0;
+    for (int64_t i = 0; i < T; i++) pairs += window && window < i + 1 ? window : i + 1;
+    double fl = pairs * H * d * 4;
+    printf("%-8s attn %-6s T=%-3lld H=%lld/%lld d=%lld win=%u %8.3f ms %6.1f GFLOP/s, cpu %6.1f GFLOP/s/core\n",
+           label, level == CPU_LVL_AVX512 ? "avx512" : level == CPU_LVL_AVX2 ? "avx2" : "plainC", (long long)T,
+           (long long)H, (long long)KV, (long long)d, window, t[reps / 2] * 1e3, fl / t[reps / 2] * 1e-9,
+           fl / c[reps / 2] * 1e-9 * hone_pool_size(pool));
+    free(q), free(k), free(v), free(o), free(pos);
+}
+
 int main(int argc, char **argv) {
     int threads = 0, quick = 0;
     for (int i = 1; i < argc; i++) {
@@ -132,6 +166,13 @@ int main(int argc, char **argv) {
     char feat[256];
     hone_cpu_features_str(hone_cpu_features(), feat, sizeof feat);
     printf("threads %d, level %d, cpu: %s\n", hone_pool_size(pool), cpu_kern_best_level(), feat);
+
+    /* attention at prompt 512: Gemma 3 270M (4 heads / 1 kv, 256 dims, global
+     * and 512-window local layers) and SmolLM2-135M (9 / 3, 64 dims) */
+    for (int lv = cpu_kern_best_level(); lv >= 0; lv -= cpu_kern_best_level() ? cpu_kern_best_level() : 1) {
+        run_attn("gemma3", 512, 4, 1, 256, 0, lv, pool);
+        run_attn("smollm2", 512, 9, 3, 64, 0, lv, pool);
+    }
 
     /* training-sized GEMMs */
     static const int gemm_types[] = {HONE_F32, HONE_Q8_0, HONE_Q4_K};
