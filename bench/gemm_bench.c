@@ -105,7 +105,7 @@ static void run(const char *label, int type, int64_t T, int64_t n_in, int64_t n_
     printf("%-8s %-4s %-4s T=%-3lld %5lldx%-6lld %8.3f ms %6.1f GFLOP/s, cpu %6.1f GFLOP/s/core",
            label, hone_dtype_name(type), var == CPU_VAR_INT8 ? "int8" : "f32", (long long)T,
            (long long)n_in, (long long)n_out, s * 1e3, fl / s * 1e-9,
-           fl / cs * 1e-9 * hone_pool_size(pool));
+           fl / cs * 1e-9);
     if (T == 1) printf(" %5.1f GB/s", (double)w.row_bytes * n_out / s * 1e-9);
     printf("\n");
     fflush(stdout);
@@ -144,7 +144,7 @@ static void run_attn(const char *label, int64_t T, int64_t H, int64_t KV, int64_
     printf("%-8s attn %-6s T=%-3lld H=%lld/%lld d=%lld win=%u %8.3f ms %6.1f GFLOP/s, cpu %6.1f GFLOP/s/core\n",
            label, level == CPU_LVL_AVX512 ? "avx512" : level == CPU_LVL_AVX2 ? "avx2" : "plainC", (long long)T,
            (long long)H, (long long)KV, (long long)d, window, t[reps / 2] * 1e3, fl / t[reps / 2] * 1e-9,
-           fl / c[reps / 2] * 1e-9 * hone_pool_size(pool));
+           fl / c[reps / 2] * 1e-9);
     free(q), free(k), free(v), free(o), free(pos);
 }
 

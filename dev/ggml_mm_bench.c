@@ -56,7 +56,7 @@ static void run(const char *label, enum ggml_type type, int T, int K, int N, int
     qsort(tc, 3, sizeof(double), cmp_d);
     double fl = 2.0 * T * K * N;
     printf("ggml %-8s %-4s T=%-3d %5dx%-6d %8.3f ms %6.1f GFLOP/s, cpu %6.1f GFLOP/s/core", label,
-           ggml_type_name(type), T, K, N, tw[1] * 1e3, fl / tw[1] * 1e-9, fl / tc[1] * 1e-9 * nth);
+           ggml_type_name(type), T, K, N, tw[1] * 1e3, fl / tw[1] * 1e-9, fl / tc[1] * 1e-9);
     if (T == 1) printf(" %5.1f GB/s", (double)wbytes / tw[1] * 1e-9);
     printf("\n");
     fflush(stdout);

@@ -77,12 +77,12 @@ static void ref_compute(ref_out *R, const test_weight *tw, const float *x, const
     int64_t K = tw->n_in, n = T * tw->n_out;
     double *m = calloc(5 * n, sizeof(double));
     *R = (ref_out){m, m + n, m + 2 * n, m + 3 * n, m + 4 * n};
-    double *dx = malloc(sizeof(double) * K / 32);
+    double *dx = malloc(sizeof(double) * ((K + 31) / 32)); /* F types: K need not be a multiple of 32 */
     for (int64_t t = 0; t < T; t++) {
         const float *xr = x + t * K;
-        for (int64_t b = 0; b < K / 32; b++) {
+        for (int64_t b = 0; b < (K + 31) / 32; b++) {
             double amax = 0;
-            for (int i = 0; i < 32; i++) amax = fmax(amax, fabs(xr[32 * b + i]));
+            for (int64_t i = 32 * b; i < K && i < 32 * b + 32; i++) amax = fmax(amax, fabs(xr[i]));
             dx[b] = amax / 127;
         }
         for (int64_t o = 0; o < tw->n_out; o++) {
@@ -152,7 +152,7 @@ static void run_matmul_cases(hone_pool *pool) {
     for (size_t ti = 0; ti < sizeof all_types / sizeof all_types[0]; ti++) {
         int type = all_types[ti];
         int64_t blk = hone_dtype_block(type);
-        int64_t n_in = blk == 256 ? 768 : blk == 32 ? 160 : 96; /* odd multiples of the block */
+        int64_t n_in = blk == 256 ? 768 : blk == 32 ? 160 : 97; /* odd multiples of the block */
         for (size_t k = 0; k < sizeof Ts / sizeof Ts[0]; k++) {
             int64_t T = Ts[k], n_out = T == 64 ? 37 : 67;
             test_weight tw;

@@ -64,7 +64,7 @@ static void mk_scalar(const mmf_ctx *c, const float *panel, int64_t t, int64_t r
 }
 
 #if defined(__x86_64__)
-#define F512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
+#define F512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
 #define F256_TARGET __attribute__((target("avx2,fma,f16c")))
 
 F512_TARGET static inline __attribute__((always_inline)) void
@@ -188,6 +188,32 @@ F512_TARGET static float dot_avx512(const float *a, const float *b, int64_t K) {
     return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
+/* Dot of an F16 (HALF=1) or BF16 (HALF=0) row with f32 x, converted in registers. */
+F512_TARGET static inline __attribute__((always_inline)) float
+dot16_avx512(const uint8_t *w, const float *x, int64_t K, const int HALF) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k < K; k += 32) {
+        __mmask16 m0 = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
+        __mmask16 m1 = K - k >= 32 ? 0xffff : K - k <= 16 ? 0 : (__mmask16)((1u << (K - k - 16)) - 1);
+        __m256i h0 = _mm256_maskz_loadu_epi16(m0, w + 2 * k), h1 = _mm256_maskz_loadu_epi16(m1, w + 2 * k + 32);
+        __m512 w0, w1;
+        if (HALF) {
+            w0 = _mm512_cvtph_ps(h0);
+            w1 = _mm512_cvtph_ps(h1);
+        } else {
+            w0 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h0), 16));
+            w1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h1), 16));
+        }
+        s0 = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m0, x + k), s0);
+        s1 = _mm512_fmadd_ps(w1, _mm512_maskz_loadu_ps(m1, x + k + 16), s1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+F512_TARGET static float dot_f16_avx512(const uint8_t *w, const float *x, int64_t K) { return dot16_avx512(w, x, K, 1); }
+F512_TARGET static float dot_bf16_avx512(const uint8_t *w, const float *x, int64_t K) { return dot16_avx512(w, x, K, 0); }
+
 F256_TARGET static float dot_avx2(const float *a, const float *b, int64_t K) {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     int64_t k = 0;
@@ -212,6 +238,16 @@ static void mvf_task(void *ctx, int64_t i, int tid) {
     for (int64_t r = i * MVF_ROWS; r < (i + 1) * MVF_ROWS && r < w->n_out; r++) {
         const uint8_t *src = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
         const float *wr = row;
+#if defined(__x86_64__)
+        if (c->level >= CPU_LVL_AVX512 && (w->type == HONE_F16 || w->type == HONE_BF16)) {
+            for (int64_t t = 0; t < c->T; t++) {
+                const float *x = c->x + t * c->K;
+                float v = w->type == HONE_F16 ? dot_f16_avx512(src, x, c->K) : dot_bf16_avx512(src, x, c->K);
+                c->y[t * w->n_out + r] = v + (c->bias ? c->bias[r] : 0.0f);
+            }
+            continue;
+        }
+#endif
         if (w->type == HONE_F32 && ((uintptr_t)src & 3) == 0) wr = (const float *)src;
 #if defined(__x86_64__)
         else if (c->level >= CPU_LVL_AVX2 && (w->type == HONE_F16 || w->type == HONE_BF16))
