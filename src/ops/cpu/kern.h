@@ -21,6 +21,10 @@
 
 #include "ops/backend.h"
 
+/* The fast CPU backend table (kernels.c); entries it leaves NULL (the backward
+ * ops) are filled from the reference by the engine. */
+const hone_backend *hone_cpu_kernels(void);
+
 enum { CPU_LVL_SCALAR = 0, CPU_LVL_AVX2 = 1, CPU_LVL_AVX512 = 2 };
 enum { CPU_VAR_AUTO = 0, CPU_VAR_INT8 = 1, CPU_VAR_F32 = 2 };
 

@@ -74,5 +74,4 @@ static const hone_backend cpu_kernels = {
     .glu = kern_glu,
 };
 
-const hone_backend *hone_cpu_kernels(void);
 const hone_backend *hone_cpu_kernels(void) { return &cpu_kernels; }

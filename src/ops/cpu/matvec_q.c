@@ -93,6 +93,30 @@ VNNI_TARGET static inline __attribute__((always_inline)) __m256i dec_blk(const u
     }
 }
 
+/* Two consecutive blocks at b (stride BB) as 64 unsigned weights. Nibble types
+ * split both blocks' 16 bytes at once and put the 128-bit quarters back in
+ * block order (lo0 hi0 lo1 hi1); fewer ops than two dec_blk. */
+VNNI_TARGET static inline __attribute__((always_inline)) __m512i dec_pair(const uint8_t *b, const int TYPE,
+                                                                         const int BB) {
+    if (TYPE == HONE_Q8_0)
+        return _mm512_inserti64x4(_mm512_castsi256_si512(dec_blk(b, TYPE)), dec_blk(b + BB, TYPE), 1);
+    const int qo = TYPE == HONE_Q4_0 ? 2 : TYPE == HONE_Q4_1 ? 4 : TYPE == HONE_Q5_0 ? 6 : 8;
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(b + qo))),
+                                        _mm_loadu_si128((const __m128i *)(b + BB + qo)), 1);
+    __m256i m = _mm256_set1_epi8(0x0f);
+    __m256i lo = _mm256_and_si256(v, m), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
+    __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); /* lo0 lo1 hi0 hi1 */
+    z = _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));           /* lo0 hi0 lo1 hi1 */
+    if (TYPE == HONE_Q5_0 || TYPE == HONE_Q5_1) {
+        const int ho = TYPE == HONE_Q5_0 ? 2 : 4;
+        uint32_t h0, h1;
+        memcpy(&h0, b + ho, 4);
+        memcpy(&h1, b + BB + ho, 4);
+        z = _mm512_mask_add_epi8(z, (__mmask64)h0 | (__mmask64)h1 << 32, z, _mm512_set1_epi8(0x10));
+    }
+    return z;
+}
+
 VNNI_TARGET static inline __attribute__((always_inline)) void
 mv32(const mv_ctx *c, const uint8_t *src, const int TYPE, const int BB, const int NT, float *out) {
     const int64_t nb = c->K / 32;
@@ -119,8 +143,8 @@ mv32(const mv_ctx *c, const uint8_t *src, const int TYPE, const int BB, const in
         for (int j = 0; 2 * j < ng; j++) {
             const uint8_t *b0 = gb + 2 * j * BB;
             int two = 2 * j + 1 < ng;
-            __m256i lo = dec_blk(b0, TYPE), hi = two ? dec_blk(b0 + BB, TYPE) : _mm256_setzero_si256();
-            __m512i u = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+            __m512i u = two ? dec_pair(b0, TYPE, BB) : _mm512_castsi256_si512(dec_blk(b0, TYPE));
+            if (!two) u = _mm512_inserti64x4(u, _mm256_setzero_si256(), 1);
             __m512i idx = _mm512_loadu_si512(idx32[j]);
             __mmask64 km = two ? ~(__mmask64)0 : 0xffffffffull;
             for (int t = 0; t < NT; t++) {
