@@ -7,7 +7,7 @@
  * time other processes hold the cores; CPU time does not (with several threads
  * it sums them, so the "cpu" rate is per core). For T=1 also weight GB/s.
  *
- * Build: make bench ; run: build/gemm_bench [-t THREADS] [-r REPS] [--quick]
+ * Build: make bench ; run: build/gemm_bench [-t THREADS] [-r REPS] [-l LEVEL] [--quick]
  * (--quick skips the 262144-row LM-head shape). */
 #include <math.h>
 #include <stdio.h>
@@ -67,7 +67,7 @@ static hone_weight make_weight(int type, int64_t n_in, int64_t n_out) {
     return (hone_weight){type, d, n_in, n_out, rb};
 }
 
-static int reps = 3;
+static int reps = 3, level_arg = -1; /* -l LEVEL: force 0 plain C, 1 AVX2, 2 AVX-512 */
 
 /* Median wall time; *cpu gets the median CPU time. Short calls are repeated
  * inside one timing so that each lasts >= ~20 ms. */
@@ -98,7 +98,7 @@ static void run(const char *label, int type, int64_t T, int64_t n_in, int64_t n_
     hone_weight w = make_weight(type, n_in, n_out);
     float *x = malloc(sizeof(float) * T * n_in), *y = malloc(sizeof(float) * T * n_out);
     for (int64_t i = 0; i < T * n_in; i++) x[i] = frand();
-    cpu_kern_force(-1, var);
+    cpu_kern_force(level_arg, var);
     double cs, s = time_mm(&w, x, y, T, pool, &cs);
     cpu_kern_force(-1, CPU_VAR_AUTO);
     double fl = 2.0 * T * n_in * n_out;
@@ -154,6 +154,7 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "-t") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-r") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "-l") && i + 1 < argc) level_arg = atoi(argv[++i]);
     }
     if (reps < 1) reps = 1;
     if (reps > 16) reps = 16;

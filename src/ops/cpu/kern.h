@@ -70,6 +70,9 @@ void cpu_wdec_tile(const hone_weight *w, int64_t r0, uint8_t *panel, float *dw, 
  * and dotted with each token's int8 activations. AVX-512 VNNI only. */
 void cpu_matvec_int8(float *y, const hone_weight *w, const float *bias, int64_t T,
                      const int8_t *xq, const float *dx, const float *dxs, int sub, hone_pool *pool);
+/* The same on AVX2 (vpmaddubsw; matvec_q_avx2.c). */
+void cpu_matvec_int8_avx2(float *y, const hone_weight *w, const float *bias, int64_t T,
+                          const int8_t *xq, const float *dx, const float *dxs, int sub, hone_pool *pool);
 
 /* Activations quantized per 32: xq (T, n_in) int8, dx (T, n_in/32) scale,
  * dxs (T, n_in/sub) = dx * (sum of xq over the sub-block). */

@@ -4,8 +4,9 @@
  * the scalar / AVX2 / AVX-512 paths on one machine (cpu_kern_force).
  *
  * Matmul picks per weight type: quantized types with an int8 decoder take the
- * INT8 variant where AVX-512 VNNI exists (measured faster: bench/RESULTS.md),
- * everything else the F32 variant. */
+ * INT8 variant where AVX-512 VNNI exists (measured faster: bench/RESULTS.md)
+ * and, on AVX2, for T < 4 (streamed rows, vpmaddubsw); everything else the
+ * F32 variant. */
 #include "ops/cpu/kern.h"
 
 static int forced_level = -1, forced_variant = CPU_VAR_AUTO;
@@ -39,8 +40,8 @@ static void kern_matmul(float *y, const float *x, const hone_weight *w, const fl
     if (T <= 0 || w->n_out <= 0) return;
     int level = cpu_kern_level(), var = cpu_kern_variant();
     int q = cpu_wdec_supported(w->type, NULL);
-    if (var == CPU_VAR_AUTO)
-        var = q && (level == CPU_LVL_AVX512 || level == CPU_LVL_SCALAR) ? CPU_VAR_INT8 : CPU_VAR_F32;
+    if (var == CPU_VAR_AUTO) /* AVX2: int8 (vpmaddubsw) only streams rows; panels are F32 */
+        var = q && (level != CPU_LVL_AVX2 || T < CPU_MATVEC_MAX_T) ? CPU_VAR_INT8 : CPU_VAR_F32;
     if (var == CPU_VAR_INT8 && q) cpu_matmul_int8(y, x, w, bias, T, pool, level);
     else cpu_matmul_f32(y, x, w, bias, T, pool, level);
 }

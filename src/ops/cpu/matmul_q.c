@@ -197,6 +197,8 @@ void cpu_matmul_int8(float *y, const float *x, const hone_weight *w, const float
     c.dxs = dxs;
     if (level >= CPU_LVL_AVX512 && T < CPU_MATVEC_MAX_T)
         cpu_matvec_int8(y, w, bias, T, xq, dx, dxs, sub, pool);
+    else if (level == CPU_LVL_AVX2 && T < CPU_MATVEC_MAX_T)
+        cpu_matvec_int8_avx2(y, w, bias, T, xq, dx, dxs, sub, pool);
     else
         hone_pool_run(pool, (w->n_out + CPU_RT - 1) / CPU_RT, mmq_task, &c);
     free(mem);
