@@ -55,8 +55,8 @@ int cpu_wdec_supported(int type, int *sub);
  * f32 such that w(k) = dw[k/sub] * u[k] + mw[k/sub]. */
 void cpu_wdec_row(int type, const uint8_t *src, int64_t n_in, uint8_t *u, float *dw, float *mw,
                   int level);
-/* The AVX-512 row decoders (wdec_avx512.c); 0 if the type has none. */
-int cpu_wdec_row_avx512(int type, const uint8_t *src, int64_t n_in, uint8_t *u, float *dw, float *mw);
+/* The AVX2 row decoders (wdec_simd.c), for levels >= AVX2; 0 if the type has none. */
+int cpu_wdec_row_simd(int type, const uint8_t *src, int64_t n_in, uint8_t *u, float *dw, float *mw);
 /* Decodes rows [r0, r0+32) of w (rows >= n_out become zero) into
  * panel (n_in/4, 32, 4) u8: panel[(k/4)*128 + r*4 + k%4] = u(row r, k),
  * dw, mw (n_in/sub, 32) f32 such that w(r, k) = dw[s][r] * u + mw[s][r], s = k/sub.

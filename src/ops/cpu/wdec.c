@@ -165,7 +165,7 @@ int cpu_wdec_supported(int type, int *sub) {
 
 void cpu_wdec_row(int type, const uint8_t *src, int64_t n_in, uint8_t *u, float *dw, float *mw,
                   int level) {
-    if (level >= CPU_LVL_AVX512 && cpu_wdec_row_avx512(type, src, n_in, u, dw, mw)) return;
+    if (level >= CPU_LVL_AVX2 && cpu_wdec_row_simd(type, src, n_in, u, dw, mw)) return;
     dec_fn fn = decs[type].fn;
     int64_t qb = hone_dtype_block(type), bb = hone_dtype_block_bytes(type), spb = qb / decs[type].sub;
     for (int64_t bi = 0; bi < n_in / qb; bi++) fn(src + bi * bb, u + bi * qb, dw + bi * spb, mw + bi * spb);

@@ -1,9 +1,10 @@
-/* wdec_avx512.c: AVX-512 (BW/VL + F16C) versions of the row decoders of wdec.c
- * for the common types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K): same
- * output (u in natural k order, dw/mw per sub-block), checked against the
- * scalar decoders by test_ops_cpu.c. Nibbles are split with 16-bit shifts and a
- * 0x0f mask; the fifth bit of Q5 types comes from the qh bits used directly as
- * an AVX-512 byte mask (a masked add of 0x10 to nibbles <= 15). */
+/* wdec_simd.c: AVX2 (+ F16C) versions of the row decoders of wdec.c for the
+ * common types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K), used at the
+ * AVX2 and AVX-512 levels: same output (u in natural k order, dw/mw per
+ * sub-block), checked byte for byte against the scalar decoders by
+ * test_ops_cpu.c. Nibbles are split with 16-bit shifts and a 0x0f mask; the
+ * fifth bit of Q5 types is spread from the 32 qh bits to 32 bytes (byte
+ * shuffle, bit test, compare) and added as 0x10 to nibbles <= 15. */
 #include <string.h>
 
 #include "ops/cpu/kern.h"
@@ -11,7 +12,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#define D512 __attribute__((target("avx512f,avx512bw,avx512vl,f16c")))
+#define D512 __attribute__((target("avx2,fma,f16c")))
 
 D512 static inline float h16(const uint8_t *p) {
     uint16_t v;
@@ -37,6 +38,16 @@ D512 static inline void nib32(const uint8_t *q, __m256i *lo, __m256i *hi) {
     __m256i v = _mm256_loadu_si256((const __m256i *)q), m = _mm256_set1_epi8(0x0f);
     *lo = _mm256_and_si256(v, m);
     *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
+}
+
+/* 0x10 in byte i where bit i of qh is set, else 0. */
+D512 static inline __m256i bits_to_0x10(uint32_t qh) {
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2,
+                                            3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), spread);
+    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
 }
 
 D512 static void row_q8_0(const uint8_t *s, int64_t nb, uint8_t *u, float *dw, float *mw) {
@@ -68,10 +79,9 @@ D512 static void row_q4_1(const uint8_t *s, int64_t nb, uint8_t *u, float *dw, f
 }
 
 D512 static void row_q5_0(const uint8_t *s, int64_t nb, uint8_t *u, float *dw, float *mw) {
-    const __m256i b4 = _mm256_set1_epi8(0x10);
     for (int64_t b = 0; b < nb; b++, s += 22) {
         float d = h16(s);
-        __m256i v = _mm256_mask_add_epi8(nib16(s + 6), (__mmask32)ld32(s + 2), nib16(s + 6), b4);
+        __m256i v = _mm256_or_si256(nib16(s + 6), bits_to_0x10(ld32(s + 2)));
         _mm256_storeu_si256((__m256i *)(u + 32 * b), v);
         dw[b] = d;
         mw[b] = -16.0f * d;
@@ -79,10 +89,9 @@ D512 static void row_q5_0(const uint8_t *s, int64_t nb, uint8_t *u, float *dw, f
 }
 
 D512 static void row_q5_1(const uint8_t *s, int64_t nb, uint8_t *u, float *dw, float *mw) {
-    const __m256i b4 = _mm256_set1_epi8(0x10);
     for (int64_t b = 0; b < nb; b++, s += 24) {
-        __m256i n = nib16(s + 8);
-        _mm256_storeu_si256((__m256i *)(u + 32 * b), _mm256_mask_add_epi8(n, (__mmask32)ld32(s + 4), n, b4));
+        __m256i n = _mm256_or_si256(nib16(s + 8), bits_to_0x10(ld32(s + 4)));
+        _mm256_storeu_si256((__m256i *)(u + 32 * b), n);
         dw[b] = h16(s);
         mw[b] = h16(s + 2);
     }
@@ -115,10 +124,9 @@ D512 static void row_k45(const uint8_t *s, int64_t nb, int q5, uint8_t *u, float
             __m256i lo, hi;
             nib32(qs + 32 * i, &lo, &hi);
             if (q5) {
-                __mmask32 m0 = _mm256_test_epi8_mask(qh, _mm256_set1_epi8((char)(1 << (2 * i))));
-                __mmask32 m1 = _mm256_test_epi8_mask(qh, _mm256_set1_epi8((char)(1 << (2 * i + 1))));
-                lo = _mm256_mask_add_epi8(lo, m0, lo, b4);
-                hi = _mm256_mask_add_epi8(hi, m1, hi, b4);
+                __m256i c0 = _mm256_set1_epi8((char)(1 << (2 * i))), c1 = _mm256_set1_epi8((char)(1 << (2 * i + 1)));
+                lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, c0), c0), b4));
+                hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, c1), c1), b4));
             }
             _mm256_storeu_si256((__m256i *)(u + 64 * i), lo);
             _mm256_storeu_si256((__m256i *)(u + 64 * i + 32), hi);
@@ -153,7 +161,7 @@ D512 static void row_q6_k(const uint8_t *s, int64_t nb, uint8_t *u, float *dw, f
     }
 }
 
-int cpu_wdec_row_avx512(int type, const uint8_t *src, int64_t n_in, uint8_t *u, float *dw, float *mw) {
+int cpu_wdec_row_simd(int type, const uint8_t *src, int64_t n_in, uint8_t *u, float *dw, float *mw) {
     switch (type) {
     case HONE_Q8_0: row_q8_0(src, n_in / 32, u, dw, mw); return 1;
     case HONE_Q4_0: row_q4_0(src, n_in / 32, u, dw, mw); return 1;
@@ -167,7 +175,7 @@ int cpu_wdec_row_avx512(int type, const uint8_t *src, int64_t n_in, uint8_t *u, 
     }
 }
 #else
-int cpu_wdec_row_avx512(int type, const uint8_t *src, int64_t n_in, uint8_t *u, float *dw, float *mw) {
+int cpu_wdec_row_simd(int type, const uint8_t *src, int64_t n_in, uint8_t *u, float *dw, float *mw) {
     return 0;
 }
 #endif
