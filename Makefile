@@ -115,3 +115,9 @@ clean:
 	rm -rf $(B)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SAN_LIB_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
+
+# Kernel-lab benchmark of the fast CPU matmul (bench/RESULTS.md): build/gemm_bench.
+.PHONY: bench
+bench: $(B)/gemm_bench
+$(B)/gemm_bench: bench/gemm_bench.c $(B)/libhone.a
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libhone.a $(LDLIBS)
