@@ -169,12 +169,12 @@ static int resolve(ctx *c, const char *rel, char **out) {
 
 /* Reads a file the spec names; an error names the spec line and key as well. */
 static int read_named(ctx *c, yaml_node_t *n, const char *path, const char *file, char **text,
-                      size_t *len) {
+                      size_t *len) { /* e.msg names the file */
     hone_err e = {0};
     size_t l = 0;
     int rc = hone_file_read_all(file, text, &l, &e);
-    if (rc) return hone_err_set(c->err, rc, "%s:%d: %s: cannot read '%s': %s", c->name,
-                                node_line(n), path, file, e.msg);
+    if (rc) return hone_err_set(c->err, rc, "%s:%d: %s: %s", c->name, node_line(n), path,
+                                e.msg);
     if (len) *len = l;
     return HONE_OK;
 }
