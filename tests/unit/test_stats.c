@@ -52,7 +52,14 @@ static double jnum(json_t *o, const char *k) {
     return json_is_null(v) ? NAN : json_number_value(v);
 }
 
+static double max_rel[2]; /* largest relative p difference seen: [0] exact/permutation, [1] normal */
+
 static void close_rel(const char *what, const char *name, double got, double want, double rel) {
+    if (!strcmp(what, "p") && want != 0 && !isnan(want)) {
+        double r = fabs(got - want) / fabs(want);
+        int k = rel > 1e-11;
+        if (r > max_rel[k]) max_rel[k] = r;
+    }
     if (isnan(want)) {
         if (!isnan(got)) fail_msg("%s %s: got %.17g, want NaN", name, what, got);
         return;
@@ -85,8 +92,9 @@ static void test_wilcoxon(void **state) {
         close_rel("rank_biserial", name, hone_stats_rank_biserial(d, n), jnum(c, "rank_biserial"), 1e-12);
         free(d);
     }
-    print_message("wilcoxon: %zu exact, %zu permutation, %zu normal cases match scipy\n", counts[0],
-                  counts[1], counts[2]);
+    print_message("wilcoxon: %zu exact, %zu permutation, %zu normal cases match scipy; largest relative p "
+                  "difference %.2g (exact/permutation), %.2g (normal)\n", counts[0], counts[1], counts[2],
+                  max_rel[0], max_rel[1]);
     assert_true(counts[0] >= 10 && counts[1] >= 4 && counts[2] >= 5);
 }
 
@@ -144,6 +152,9 @@ static void test_bootstrap(void **state) {
         ASSERT_OK(hone_stats_bootstrap_mean(x, n, (size_t)jnum(c, "B"), jnum(c, "level"), 12345, &ci, &err), &err);
         close_rel("mean", name, ci.mean, jnum(c, "mean"), 1e-12);
         double sd = jnum(c, "sd_boot");
+        print_message("bootstrap %-12s lo %+.3f SD, hi %+.3f SD from the B=200000 reference (tolerance %.3f / %.3f SD)\n",
+                      name, (ci.lo - jnum(c, "lo")) / sd, (ci.hi - jnum(c, "hi")) / sd, jnum(c, "tol_lo") / sd,
+                      jnum(c, "tol_hi") / sd);
         const char *keys[2] = {"lo", "hi"};
         double got[2] = {ci.lo, ci.hi};
         for (int k = 0; k < 2; k++) {
