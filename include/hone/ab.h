@@ -272,6 +272,15 @@ typedef struct hone_stats_paired {
 int hone_stats_paired_compare(const double *cond, const double *base, size_t n, size_t B,
                               double level, uint64_t seed, hone_stats_paired *out, hone_err *err);
 
+/* All conditions of one model against the baseline: scores is (n_cond, n_probe) row-major,
+ * one value per probe (e.g. the mean judged score over samples), NaN where missing; a
+ * probe missing under either condition is left out of that pair. out[c] for each c !=
+ * baseline gets hone_stats_paired_compare (seed + c), then p_holm is Holm across those
+ * comparisons; out[baseline] has n = 0 and NaN everywhere. */
+int hone_stats_compare_conditions(const double *scores, size_t n_cond, size_t n_probe,
+                                  size_t baseline, size_t B, double level, uint64_t seed,
+                                  hone_stats_paired *out, hone_err *err);
+
 /* Holm step-down adjusted p-values (as statsmodels multipletests 'holm'); NaN p stays NaN
  * and does not count. adj may equal p. */
 int hone_stats_holm(const double *p, size_t n, double *adj, hone_err *err);

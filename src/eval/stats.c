@@ -272,6 +272,47 @@ int hone_stats_holm(const double *p, size_t n, double *adj, hone_err *err) {
     return HONE_OK;
 }
 
+int hone_stats_compare_conditions(const double *scores, size_t n_cond, size_t n_probe,
+                                  size_t baseline, size_t B, double level, uint64_t seed,
+                                  hone_stats_paired *out, hone_err *err) {
+    if (baseline >= n_cond)
+        return hone_err_set(err, HONE_EARG, "compare: baseline %zu is not one of %zu conditions", baseline, n_cond);
+    double *c = malloc((n_probe ? n_probe : 1) * sizeof *c), *b = malloc((n_probe ? n_probe : 1) * sizeof *b);
+    double *p = malloc(n_cond * sizeof *p), *adj = malloc(n_cond * sizeof *adj);
+    int rc = HONE_OK;
+    if (!c || !b || !p || !adj) {
+        rc = hone_err_set(err, HONE_ENOMEM, "compare: out of memory");
+        goto out;
+    }
+    const double *base = scores + baseline * n_probe;
+    for (size_t k = 0; k < n_cond && rc == HONE_OK; k++) {
+        p[k] = NAN;
+        if (k == baseline) {
+            memset(&out[k], 0, sizeof out[k]);
+            out[k].diff.mean = out[k].diff.lo = out[k].diff.hi = NAN;
+            out[k].test.p = out[k].test.z = out[k].test.statistic = NAN;
+            out[k].test.method = "none";
+            out[k].rank_biserial = out[k].p_holm = NAN;
+            continue;
+        }
+        size_t m = 0;
+        for (size_t j = 0; j < n_probe; j++) {
+            double x = scores[k * n_probe + j];
+            if (isnan(x) || isnan(base[j])) continue;
+            c[m] = x;
+            b[m++] = base[j];
+        }
+        rc = hone_stats_paired_compare(c, b, m, B, level, seed + k, &out[k], err);
+        p[k] = out[k].test.p;
+    }
+    if (rc == HONE_OK) rc = hone_stats_holm(p, n_cond, adj, err);
+    if (rc == HONE_OK)
+        for (size_t k = 0; k < n_cond; k++) out[k].p_holm = k == baseline ? NAN : adj[k];
+out:
+    free(c); free(b); free(p); free(adj);
+    return rc;
+}
+
 /* ---- Krippendorff's alpha (interval) --------------------------------------------------- */
 
 int hone_stats_kripp_alpha_interval(const double *r, size_t n_raters, size_t n_units,

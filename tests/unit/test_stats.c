@@ -198,6 +198,34 @@ static void test_paired_and_flips(void **state) {
     assert_int_equal(used, 4);
 }
 
+/* The per-model driver: pairs drop NaN probes, Holm runs over the non-baseline conditions
+ * (checked against hone_stats_holm on the same p-values and by hand). */
+static void test_compare_conditions(void **state) {
+    enum { C = 3, P = 8 };
+    const double sc[C * P] = {
+        5, 4, 6, 5, 3, 5, 4, NAN,                 /* baseline */
+        6, 6, 9, 9, 8, 11, 11, 9,                 /* all better, distinct: exact p = 2/2^7 */
+        5, 5, 6, 4, NAN, 6, 3, 2,                 /* mixed, with a tie */
+    };
+    hone_stats_paired out[C];
+    hone_err err = {0};
+    ASSERT_OK(hone_stats_compare_conditions(sc, C, P, 0, 1000, 0.95, 9, out, &err), &err);
+    assert_int_equal(out[0].n, 0);
+    assert_true(isnan(out[0].p_holm));
+    assert_int_equal(out[1].n, 7);
+    assert_int_equal(out[2].n, 6);
+    assert_int_equal(out[1].wins, 7);
+    assert_string_equal(out[1].test.method, "exact");
+    assert_true(out[1].test.p == 2.0 / 128);
+    assert_string_equal(out[2].test.method, "permutation");
+    assert_int_equal(out[2].wins + out[2].ties + out[2].losses, 6);
+    double p[2] = {out[1].test.p, out[2].test.p}, adj[2];
+    assert_int_equal(hone_stats_holm(p, 2, adj, NULL), HONE_OK);
+    assert_true(out[1].p_holm == adj[0] && out[2].p_holm == adj[1]);
+    assert_true(out[1].p_holm == fmin(1, 2 * out[1].test.p));
+    assert_int_equal(hone_stats_compare_conditions(sc, C, P, 3, 0, 0.95, 1, out, &err), HONE_EARG);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wilcoxon),
@@ -205,6 +233,7 @@ int main(void) {
         cmocka_unit_test(test_alpha),
         cmocka_unit_test(test_bootstrap),
         cmocka_unit_test(test_paired_and_flips),
+        cmocka_unit_test(test_compare_conditions),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
