@@ -6,9 +6,13 @@
  * stored row failed and the caller asks for a retry), so a run killed at any point leaves
  * whole rows only, and a rerun fills the missing cells and never duplicates one. The
  * missing-cell query loads the spec's cell keys into a temporary table and anti-joins.
+ * A store may be shared by threads (each call holds the store's mutex) and by processes
+ * (SQLite's locking; a writer waits up to the busy timeout). JSON columns are CHECKed with
+ * json_valid().
  * Schema: include/hone/ab.h.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +25,8 @@
 struct hone_ab_store {
     sqlite3 *db;
     char *path;
+    pthread_mutex_t mu; /* one caller at a time: a statement, its changes() and errmsg() belong
+                           together, and the missing-cell query holds a transaction */
 };
 
 static const char SCHEMA[] =
@@ -28,8 +34,9 @@ static const char SCHEMA[] =
     " id INTEGER PRIMARY KEY, started REAL NOT NULL, spec_path TEXT, spec_hash TEXT, note TEXT);"
     "CREATE TABLE IF NOT EXISTS answers("
     " id INTEGER PRIMARY KEY, run_id INTEGER, model TEXT NOT NULL, condition TEXT NOT NULL,"
-    " probe TEXT NOT NULL, sample INTEGER NOT NULL, seed INTEGER, messages TEXT NOT NULL,"
-    " prompt_text TEXT, params TEXT NOT NULL, answer TEXT, prompt_tokens INTEGER,"
+    " probe TEXT NOT NULL, sample INTEGER NOT NULL, seed INTEGER,"
+    " messages TEXT NOT NULL CHECK(json_valid(messages)), prompt_text TEXT,"
+    " params TEXT NOT NULL CHECK(json_valid(params)), answer TEXT, prompt_tokens INTEGER,"
     " answer_tokens INTEGER, finish_reason TEXT, latency_s REAL, model_identity TEXT,"
     " flags INTEGER NOT NULL DEFAULT 0, error TEXT, created REAL NOT NULL,"
     " UNIQUE(model, condition, probe, sample));"
@@ -69,6 +76,7 @@ int hone_ab_store_open(hone_ab_store **out, const char *path, hone_err *err) {
         free(st);
         return hone_err_set(err, HONE_ENOMEM, "%s: out of memory", path);
     }
+    pthread_mutex_init(&st->mu, NULL);
     int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
     if (rc != SQLITE_OK) {
         rc = hone_err_set(err, HONE_EIO, "%s: cannot open: %s", path,
@@ -107,12 +115,13 @@ int hone_ab_store_open(hone_ab_store **out, const char *path, hone_err *err) {
 void hone_ab_store_close(hone_ab_store *st) {
     if (!st) return;
     if (st->db) sqlite3_close_v2(st->db);
+    pthread_mutex_destroy(&st->mu);
     free(st->path);
     free(st);
 }
 
-int hone_ab_store_begin_run(hone_ab_store *st, const char *spec_path, const char *spec_hash,
-                            const char *note, int64_t *run_id, hone_err *err) {
+static int ab_store_begin_run_locked(hone_ab_store *st, const char *spec_path, const char *spec_hash,
+                                     const char *note, int64_t *run_id, hone_err *err) {
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(st->db, "INSERT INTO runs(started, spec_path, spec_hash, note) VALUES(?,?,?,?)",
                            -1, &q, NULL) != SQLITE_OK)
@@ -128,13 +137,21 @@ int hone_ab_store_begin_run(hone_ab_store *st, const char *spec_path, const char
     return HONE_OK;
 }
 
+int hone_ab_store_begin_run(hone_ab_store *st, const char *spec_path, const char *spec_hash,
+                            const char *note, int64_t *run_id, hone_err *err) {
+    pthread_mutex_lock(&st->mu);
+    int rc = ab_store_begin_run_locked(st, spec_path, spec_hash, note, run_id, err);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
 static void bind_i64_opt(sqlite3_stmt *q, int i, int64_t v) {
     if (v < 0) sqlite3_bind_null(q, i);
     else sqlite3_bind_int64(q, i, v);
 }
 
-int hone_ab_store_put_answer(hone_ab_store *st, const hone_ab_answer *a, int replace_error,
-                             int *inserted, hone_err *err) {
+static int ab_store_put_answer_locked(hone_ab_store *st, const hone_ab_answer *a, int replace_error,
+                                      int *inserted, hone_err *err) {
     if (inserted) *inserted = 0;
     if (!a->model || !a->condition || !a->probe || a->sample < 0 || !a->messages_json || !a->params_json)
         return hone_err_set(err, HONE_EARG, "%s: answer: model, condition, probe, sample >= 0, messages and params are required",
@@ -186,13 +203,21 @@ int hone_ab_store_put_answer(hone_ab_store *st, const hone_ab_answer *a, int rep
     return HONE_OK;
 }
 
+int hone_ab_store_put_answer(hone_ab_store *st, const hone_ab_answer *a, int replace_error,
+                             int *inserted, hone_err *err) {
+    pthread_mutex_lock(&st->mu);
+    int rc = ab_store_put_answer_locked(st, a, replace_error, inserted, err);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
 static char *col_dup(sqlite3_stmt *q, int i) {
     const unsigned char *t = sqlite3_column_text(q, i);
     return t ? strdup((const char *)t) : NULL;
 }
 
-int hone_ab_store_get_answer(hone_ab_store *st, const char *model, const char *condition,
-                             const char *probe, int64_t sample, hone_ab_answer *a, hone_err *err) {
+static int ab_store_get_answer_locked(hone_ab_store *st, const char *model, const char *condition,
+                                      const char *probe, int64_t sample, hone_ab_answer *a, hone_err *err) {
     memset(a, 0, sizeof *a);
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(st->db,
@@ -237,6 +262,14 @@ int hone_ab_store_get_answer(hone_ab_store *st, const char *model, const char *c
     return rc;
 }
 
+int hone_ab_store_get_answer(hone_ab_store *st, const char *model, const char *condition,
+                             const char *probe, int64_t sample, hone_ab_answer *a, hone_err *err) {
+    pthread_mutex_lock(&st->mu);
+    int rc = ab_store_get_answer_locked(st, model, condition, probe, sample, a, err);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
 void hone_ab_answer_free(hone_ab_answer *a) {
     free((char *)a->model); free((char *)a->condition); free((char *)a->probe);
     free((char *)a->messages_json); free((char *)a->prompt_text); free((char *)a->params_json);
@@ -245,7 +278,7 @@ void hone_ab_answer_free(hone_ab_answer *a) {
     memset(a, 0, sizeof *a);
 }
 
-int hone_ab_store_count_answers(hone_ab_store *st, int64_t *n, hone_err *err) {
+static int ab_store_count_answers_locked(hone_ab_store *st, int64_t *n, hone_err *err) {
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM answers", -1, &q, NULL) != SQLITE_OK)
         return fail_db(st, err, "prepare count");
@@ -255,8 +288,15 @@ int hone_ab_store_count_answers(hone_ab_store *st, int64_t *n, hone_err *err) {
     return rc == SQLITE_ROW ? HONE_OK : fail_db(st, err, "count answers");
 }
 
-int hone_ab_store_missing(hone_ab_store *st, const hone_ab_spec *s, int include_errors,
-                          uint64_t **idx, size_t *n, hone_err *err) {
+int hone_ab_store_count_answers(hone_ab_store *st, int64_t *n, hone_err *err) {
+    pthread_mutex_lock(&st->mu);
+    int rc = ab_store_count_answers_locked(st, n, err);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+static int ab_store_missing_locked(hone_ab_store *st, const hone_ab_spec *s, int include_errors,
+                                   uint64_t **idx, size_t *n, hone_err *err) {
     *idx = NULL;
     *n = 0;
     uint64_t total = hone_ab_spec_n_cells(s);
@@ -319,8 +359,16 @@ out:
     return rc;
 }
 
-int hone_ab_store_put_judgement(hone_ab_store *st, const hone_ab_judgement *j,
-                                int replace_missing, int *inserted, hone_err *err) {
+int hone_ab_store_missing(hone_ab_store *st, const hone_ab_spec *s, int include_errors,
+                          uint64_t **idx, size_t *n, hone_err *err) {
+    pthread_mutex_lock(&st->mu);
+    int rc = ab_store_missing_locked(st, s, include_errors, idx, n, err);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+static int ab_store_put_judgement_locked(hone_ab_store *st, const hone_ab_judgement *j,
+                                         int replace_missing, int *inserted, hone_err *err) {
     if (inserted) *inserted = 0;
     if (!j->judge || !j->kind || (strcmp(j->kind, "score") && strcmp(j->kind, "pairwise")) || j->answer_a <= 0)
         return hone_err_set(err, HONE_EARG, "%s: judgement: judge, kind score|pairwise and answer_a are required",
@@ -356,9 +404,17 @@ int hone_ab_store_put_judgement(hone_ab_store *st, const hone_ab_judgement *j,
     return HONE_OK;
 }
 
-int hone_ab_store_get_score(hone_ab_store *st, const char *judge, const char *kind,
-                            int64_t answer_a, int64_t answer_b, int64_t ord, double *score,
-                            hone_err *err) {
+int hone_ab_store_put_judgement(hone_ab_store *st, const hone_ab_judgement *j,
+                                int replace_missing, int *inserted, hone_err *err) {
+    pthread_mutex_lock(&st->mu);
+    int rc = ab_store_put_judgement_locked(st, j, replace_missing, inserted, err);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+static int ab_store_get_score_locked(hone_ab_store *st, const char *judge, const char *kind,
+                                     int64_t answer_a, int64_t answer_b, int64_t ord, double *score,
+                                     hone_err *err) {
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(st->db, "SELECT score FROM judgements WHERE judge=? AND kind=? AND answer_a=?"
                                    " AND answer_b=? AND ord=?", -1, &q, NULL) != SQLITE_OK)
@@ -379,5 +435,14 @@ int hone_ab_store_get_score(hone_ab_store *st, const char *judge, const char *ki
         rc = fail_db(st, err, "select score");
     }
     sqlite3_finalize(q);
+    return rc;
+}
+
+int hone_ab_store_get_score(hone_ab_store *st, const char *judge, const char *kind,
+                            int64_t answer_a, int64_t answer_b, int64_t ord, double *score,
+                            hone_err *err) {
+    pthread_mutex_lock(&st->mu);
+    int rc = ab_store_get_score_locked(st, judge, kind, answer_a, answer_b, ord, score, err);
+    pthread_mutex_unlock(&st->mu);
     return rc;
 }

@@ -7,6 +7,7 @@
  * written for its cell), that no cell has two rows, and that the missing-cell query plus a
  * resumed run complete the table with exactly one row per cell. */
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -79,6 +80,10 @@ static void test_basic(void **state) {
     assert_int_equal(hone_ab_store_get_answer(st, "m", "c", "p", 9, &got, &err), HONE_ENOTFOUND);
     hone_ab_answer bad = mk("m", "c", "p", 2, NULL, NULL);
     assert_int_equal(hone_ab_store_put_answer(st, &bad, 0, &ins, &err), HONE_EARG);
+    bad = mk("m", "c", "p", 2, "x", NULL);
+    bad.messages_json = "[{\"role\": ";  /* not JSON: refused by the schema's CHECK */
+    assert_int_equal(hone_ab_store_put_answer(st, &bad, 0, &ins, &err), HONE_EIO);
+    assert_non_null(strstr(err.msg, "CHECK constraint failed"));
     int64_t n;
     ASSERT_OK(hone_ab_store_count_answers(st, &n, &err), &err);
     assert_int_equal(n, 2);
@@ -266,6 +271,60 @@ static void test_crash_resume(void **state) {
     hone_ab_spec_free(s);
 }
 
+/* Two processes and two threads write the same cells at once: SQLite's locking and the busy
+ * timeout serialise them; every cell ends with exactly one row, nobody sees SQLITE_BUSY. */
+typedef struct writer_arg { const char *path; const hone_ab_spec *s; int ok; } writer_arg;
+
+static void *writer(void *p) {
+    writer_arg *w = p;
+    hone_ab_store *st;
+    hone_err err = {0};
+    if (hone_ab_store_open(&st, w->path, &err)) return NULL;
+    int ok = 1;
+    for (uint64_t i = 0; i < hone_ab_spec_n_cells(w->s); i++) {
+        int ins;
+        if (put_cell(st, w->s, i, &ins, &err)) { ok = 0; break; }
+    }
+    hone_ab_store_close(st);
+    w->ok = ok;
+    return NULL;
+}
+
+static void test_concurrent_writers(void **state) {
+    hone_ab_spec *s;
+    hone_err err = {0};
+    ASSERT_OK(hone_ab_spec_load(&s, "examples/ab/phase1-signed.yaml", &err), &err);
+    char *path = tmp_db();
+    hone_ab_store *st;
+    ASSERT_OK(hone_ab_store_open(&st, path, &err), &err); /* create the schema first */
+    hone_ab_store_close(st);
+    pid_t kids[2];
+    for (int k = 0; k < 2; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] == 0) {
+            writer_arg w = {path, s, 0};
+            writer(&w);
+            _exit(w.ok ? 0 : 1);
+        }
+    }
+    writer_arg w[2] = {{path, s, 0}, {path, s, 0}};
+    pthread_t th[2];
+    for (int k = 0; k < 2; k++) pthread_create(&th[k], NULL, writer, &w[k]);
+    for (int k = 0; k < 2; k++) pthread_join(th[k], NULL);
+    for (int k = 0; k < 2; k++) {
+        int status;
+        assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        assert_true(w[k].ok);
+    }
+    int64_t rows;
+    check_integrity(path, s, &rows);
+    assert_int_equal(rows, hone_ab_spec_n_cells(s));
+    rm_db(path);
+    hone_ab_spec_free(s);
+}
+
 static void test_missing_errors(void **state) {
     hone_ab_spec *s;
     hone_err err = {0};
@@ -305,6 +364,7 @@ int main(void) {
         cmocka_unit_test(test_basic),
         cmocka_unit_test(test_missing_errors),
         cmocka_unit_test(test_crash_resume),
+        cmocka_unit_test(test_concurrent_writers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
