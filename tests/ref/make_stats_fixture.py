@@ -10,7 +10,7 @@ Needs its own venv (not the test venv; the C tests only read the committed JSON)
   python3 -m venv ~/.cache/hone/venv-stats
   ~/.cache/hone/venv-stats/bin/pip install scipy numpy krippendorff statsmodels
   ~/.cache/hone/venv-stats/bin/python tests/ref/make_stats_fixture.py
-Written with scipy 1.17.1, numpy 2.4.6, statsmodels 0.14.x, krippendorff 0.9.0.
+Written with scipy 1.17.1, numpy 2.4.6, statsmodels 0.15.0, krippendorff 0.9.0 (rerunning reproduces the file byte for byte).
 """
 import json, math, os, sys
 import numpy as np
