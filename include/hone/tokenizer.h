@@ -46,7 +46,8 @@ extern "C" {
 typedef struct hone_tok hone_tok;
 
 typedef enum hone_tok_kind {
-    HONE_TOK_SPM = 1, /* tokenizer.ggml.model "llama": SentencePiece-style BPE over scores */
+    HONE_TOK_SPM = 1, /* tokenizer.ggml.model "llama": SentencePiece-style BPE over scores
+                         (tokenizer.json BPE with byte_fallback: over merge ranks) */
     HONE_TOK_BPE = 2, /* tokenizer.ggml.model "gpt2": byte-level BPE over merge ranks */
 } hone_tok_kind;
 
