@@ -2,7 +2,8 @@
  * (hone_tok_load_hf_mem): any bytes as tokenizer.json must give HONE_OK or an
  * error, never a crash, leak or sanitizer report; a tokenizer that loads must
  * encode and decode a fixed mixed-script string. Seeds: tests/corpus/tokjson/
- * (the three small tokenizer.json of tests/fixtures/hf_tok and broken variants). */
+ * (the three small byte-level tokenizer.json of tests/fixtures/hf_tok, three tiny
+ * SentencePiece-style ones spm_*.json, and broken variants). */
 #include <stdlib.h>
 #include <string.h>
 

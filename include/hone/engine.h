@@ -45,7 +45,11 @@ typedef struct hone_load_opts {
 int hone_model_load(hone_model **out, const char *path, const hone_load_opts *opts, hone_err *err);
 void hone_model_free(hone_model *m);
 const hone_model_desc *hone_model_get_desc(const hone_model *m);
-/* The model's tokenizer (owned by the model), or NULL if it has none. */
+/* The model's tokenizer (owned by the model), or NULL if it has none: a GGUF
+ * without tokenizer.ggml.* keys, an HF folder without tokenizer.json or whose
+ * tokenizer.json is of a kind hone_tok_load_hf does not support (Unigram,
+ * WordPiece...). A malformed tokenizer.json, or one with more ids than the
+ * embedding has rows, fails hone_model_load. */
 hone_tok *hone_model_get_tokenizer(const hone_model *m);
 
 typedef struct hone_session_opts {

@@ -46,7 +46,8 @@ extern "C" {
 typedef struct hone_tok hone_tok;
 
 typedef enum hone_tok_kind {
-    HONE_TOK_SPM = 1, /* tokenizer.ggml.model "llama": SentencePiece-style BPE over scores */
+    HONE_TOK_SPM = 1, /* tokenizer.ggml.model "llama": SentencePiece-style BPE over scores
+                         (tokenizer.json BPE with byte_fallback: over merge ranks) */
     HONE_TOK_BPE = 2, /* tokenizer.ggml.model "gpt2": byte-level BPE over merge ranks */
 } hone_tok_kind;
 
@@ -68,8 +69,11 @@ enum {
  * pre-tokenizer is HONE_EUNSUPPORTED with its name in the message. */
 int hone_tok_load_gguf(hone_tok **out, const hone_gguf *g, hone_err *err);
 /* Loads DIR/tokenizer.json (+ DIR/tokenizer_config.json when present) of a Hugging
- * Face model folder: byte-level BPE only for now (GPT-2, Llama 3, Qwen 2, SmolLM2,
- * DeepSeek); anything else is HONE_EUNSUPPORTED naming the JSON path. */
+ * Face model folder: byte-level BPE (GPT-2, Llama 3, Qwen 2, SmolLM2, DeepSeek) and
+ * SentencePiece-style BPE with byte_fallback (Gemma, Llama 2, Mistral: an SPM
+ * tokenizer whose pairs merge by merge rank, encoding as HF `tokenizers` does,
+ * including its '▁'-prefix rule: Metaspace prepend_scheme / Prepend normalizer);
+ * anything else is HONE_EUNSUPPORTED naming the JSON path. */
 int hone_tok_load_hf(hone_tok **out, const char *dir, hone_err *err);
 /* The same from buffers (config_json may be NULL). */
 int hone_tok_load_hf_mem(hone_tok **out, const char *tokenizer_json, size_t len,

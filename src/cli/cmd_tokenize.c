@@ -17,7 +17,7 @@ static void usage(FILE *f) {
             "the token ids of the model's own tokenizer (GGUF tokenizer.ggml.* metadata).\n"
             "\n"
             "  --model PATH  GGUF file (a vocab-only GGUF is enough), or a Hugging Face\n"
-            "                folder with tokenizer.json (byte-level BPE models)\n"
+            "                folder with tokenizer.json (byte-level or byte_fallback BPE)\n"
             "  --ids         print the ids, space-separated (default)\n"
             "  --pieces      print one line per token: id, tab, the piece as stored\n"
             "                (escaped: \\n \\t \\\\ \\xHH)\n"

@@ -22,12 +22,17 @@
  * global layers only; sliding layers use rope_theta_local unscaled); llama3
  * scaling follows transformers' _compute_llama3_parameters; a GGUF
  * rope_freqs.weight tensor divides frequency i by its entry (llama.cpp).
+ *
+ * Tokenizer. GGUF: from its tokenizer.ggml.* keys. HF folder: tokenizer.json
+ * (+ tokenizer_config.json) through hone_tok_load_hf; none there, or a kind it
+ * does not support, leaves the tokenizer NULL (see load_hf_tokenizer).
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "model/model.h"
 #include "util/err.h"
@@ -257,6 +262,26 @@ static int is_dir(const char *p) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* DIR/tokenizer.json (+ tokenizer_config.json): absent, or a kind hone_tok_load_hf
+ * does not support (HONE_EUNSUPPORTED), leaves m->tok NULL without an error; a
+ * malformed file, or one with more ids than the embedding has rows, fails. */
+static int load_hf_tokenizer(hone_model *m, const char *dir, hone_err *err) {
+    char tj[4200];
+    snprintf(tj, sizeof tj, "%s/tokenizer.json", dir);
+    if (access(tj, F_OK) != 0) return HONE_OK;
+    hone_err e2 = {0};
+    int rc = hone_tok_load_hf(&m->tok, dir, &e2);
+    if (rc == HONE_EUNSUPPORTED) return HONE_OK;
+    if (rc) {
+        if (err) *err = e2;
+        return rc;
+    }
+    if (m->desc.vocab && (uint64_t)hone_tok_n_vocab(m->tok) > m->desc.vocab)
+        return hone_err_set(err, HONE_EFORMAT, "%s: %d token ids, but the embedding has %llu rows", tj,
+                            hone_tok_n_vocab(m->tok), (unsigned long long)m->desc.vocab);
+    return HONE_OK;
+}
+
 static int open_source(hone_model *m, const char *path, hone_err *err) {
     int rc;
     if (hone_ollama_is_ref(path)) {
@@ -285,7 +310,7 @@ static int open_source(hone_model *m, const char *path, hone_err *err) {
         if ((rc = hone_model_desc_from_hf_config(&m->desc, cfg, err))) return rc;
         if ((rc = hone_st_open(&m->st, dir, err))) return rc;
         hone_model_desc_count_st(&m->desc, m->st);
-        return HONE_OK;
+        return load_hf_tokenizer(m, dir, err);
     }
     if ((rc = hone_gguf_open(&m->gguf, path, err))) return rc;
     return hone_model_desc_from_gguf(&m->desc, m->gguf, err);

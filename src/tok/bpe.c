@@ -99,6 +99,10 @@ static int32_t merge_rank(const tok_merges *m, const char *s, uint32_t llen, uin
     }
 }
 
+int32_t tok_merges_rank(const tok_merges *m, const char *s, uint32_t llen, uint32_t size) {
+    return merge_rank(m, s, llen, size);
+}
+
 /* GGUF "left right": split at the first space after position 0 (as llama.cpp);
  * none: an empty pair that never matches. */
 static void gguf_merge_get(void *ctx, size_t r, hone_str *l, hone_str *rt) {

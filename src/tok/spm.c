@@ -5,7 +5,10 @@
  *      does not start a complete sequence is a symbol of its own) kept in a
  *      doubly linked list;
  *   2. push every adjacent pair whose concatenation is a vocabulary piece onto a
- *      max-heap keyed by that piece's score (ties: leftmost pair first);
+ *      max-heap keyed by that piece's score (ties: leftmost pair first); for a
+ *      tokenizer.json BPE with byte_fallback (HF's SentencePiece conversions) the
+ *      pair must be a merge and the key is minus its rank, which is what HF's
+ *      BPE word merge does (lowest rank, then leftmost);
  *   3. pop the best pair; skip it if either side changed since it was pushed
  *      (size check); else merge and push the two new neighbour pairs;
  *   4. every final symbol is a piece (merges only form pieces) or one character;
@@ -81,6 +84,11 @@ static int try_pair(const hone_tok *t, const char *text, const spm_sym *sym, int
     uint32_t size = sym[l].n + sym[r].n;
     int32_t id = tok_lookup(t, text + sym[l].start, size);
     if (id < 0) return HONE_OK;
+    if (t->merges) { /* HF BPE: lowest rank first; ranks < 2^24 are exact floats */
+        int32_t rank = tok_merges_rank(t->merges, text + sym[l].start, sym[l].n, size);
+        if (rank < 0) return HONE_OK;
+        return heap_push(h, (spm_pair){-(float)rank, l, r, size});
+    }
     return heap_push(h, (spm_pair){t->score[id], l, r, size});
 }
 

@@ -15,6 +15,14 @@
 /* Per-token attributes beyond the GGUF type (llama.cpp sets these by model name). */
 enum { TOK_ATTR_LSTRIP = 1, TOK_ATTR_RSTRIP = 2 };
 
+/* How an SPM vocabulary loaded from tokenizer.json prefixes '▁' to each raw
+ * fragment (HF semantics; fragments are the text between added tokens):
+ * NONE never; FIRST (Metaspace prepend_scheme "first") only the fragment at byte 0
+ * and only if it does not already start with a space; ALWAYS (Metaspace "always")
+ * every fragment not starting with a space (or a U+2581); PREPEND (normalizer Prepend "▁")
+ * every non-empty fragment. */
+enum { TOK_HF_NONE = 1, TOK_HF_FIRST, TOK_HF_ALWAYS, TOK_HF_PREPEND };
+
 typedef struct tok_pretok tok_pretok; /* pretok.c */
 typedef struct tok_merges tok_merges; /* bpe.c */
 
@@ -38,6 +46,7 @@ struct hone_tok {
     int32_t eog[8];          /* end-of-generation ids */
     int n_eog;
     int add_bos, add_space_prefix, ignore_merges;
+    int hf_prepend;          /* SPM from tokenizer.json: TOK_HF_* (0: GGUF/llama.cpp rule) */
     int32_t *special;        /* control/user-defined/unknown ids, longest text first */
     size_t n_special;
     /* trie of the special texts (finds which occur in a text in one pass):
@@ -96,7 +105,9 @@ int tok_alloc(hone_tok *t, int32_t n, uint64_t total);
 void tok_put_piece(hone_tok *t, int32_t id, const char *s, uint32_t len, uint64_t *off);
 int tok_finish(hone_tok *t, const char *path, hone_str general_name, hone_err *err);
 
-/* spm.c: SentencePiece BPE of text whose spaces are already '▁'. */
+/* spm.c: SentencePiece BPE of text whose spaces are already '▁'; pairs rank by
+ * the merged piece's score, or by merge rank when t->merges is set (tokenizer.json
+ * BPE with byte_fallback). */
 int tok_spm_encode(const hone_tok *t, const char *text, size_t len, tok_ids *out);
 
 /* bpe.c */
@@ -105,6 +116,8 @@ int tok_merges_load(tok_merges **out, const hone_gguf *g, int64_t key, hone_err 
 typedef void (*tok_merge_get)(void *ctx, size_t r, hone_str *left, hone_str *right);
 int tok_merges_new(tok_merges **out, uint64_t n, tok_merge_get get, void *ctx); /* HONE_OK/ENOMEM/EFORMAT */
 void tok_merges_free(tok_merges *m);
+/* Rank of merging s[0,llen) with s[llen,size), or -1. */
+int32_t tok_merges_rank(const tok_merges *m, const char *s, uint32_t llen, uint32_t size);
 /* Byte-level BPE of one raw-text fragment: pre-tokenize, byte-map, merge. */
 int tok_bpe_encode(const hone_tok *t, const char *text, size_t len, tok_ids *out);
 /* Byte-level piece -> raw bytes (appended to out, which has room for 4x len... the

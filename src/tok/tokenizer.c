@@ -7,7 +7,9 @@
  *      fragments at its leftmost non-overlapping occurrences; control and unknown
  *      tokens only with HONE_TOK_SPECIAL, user-defined tokens always;
  *   2. SPM: each raw fragment gets a ' ' prefix when add_space_prefix is on and it
- *      starts the text or follows a special token, spaces become '▁', then spm.c;
+ *      starts the text or follows a special token (tokenizer.json vocabularies:
+ *      HF's Metaspace/Prepend rule instead, see TOK_HF_*), spaces become '▁',
+ *      then spm.c;
  *      BPE: each raw fragment goes through bpe.c (pre-tokenizer + merges).
  * A trie of the special texts finds, in one pass, which of them occur at all;
  * only those split, so the thousands of control tokens of a Gemma vocabulary
@@ -640,7 +642,14 @@ int hone_tok_encode(const hone_tok *t, const char *text, size_t len, unsigned fl
             buf_cap = need;
         }
         size_t o = 0;
-        if (t->add_space_prefix && prev_special) {
+        int prefix = t->add_space_prefix && prev_special;
+        if (t->hf_prepend) { /* tokenizer.json rules (tok_internal.h) */
+            /* HF: "starts with '▁'" is tested after spaces became '▁' */
+            int sp = f.len > 0 && (text[f.off] == ' ' || (f.len >= 3 && !memcmp(text + f.off, "\xE2\x96\x81", 3)));
+            prefix = f.len > 0 && (t->hf_prepend == TOK_HF_PREPEND || (t->hf_prepend == TOK_HF_ALWAYS && !sp) ||
+                                   (t->hf_prepend == TOK_HF_FIRST && !sp && f.off == 0));
+        }
+        if (prefix) {
             memcpy(buf, "\xE2\x96\x81", 3);
             o = 3;
         }

@@ -10,8 +10,21 @@
  * added_tokens: special ones become control tokens, the others user-defined
  * (always split out of the text, as HF does); lstrip/rstrip are kept.
  * tokenizer_config.json: bos/eos/unk/pad token texts, add_bos_token, chat_template.
- * Anything else (SentencePiece-style byte_fallback BPE, Unigram, WordPiece,
- * Metaspace...) is HONE_EUNSUPPORTED with the JSON path that was not understood. */
+ *
+ * SentencePiece-style BPE (model.type "BPE" with byte_fallback: Gemma, Llama 2,
+ * Mistral and every HF conversion of a sentencepiece model) becomes an SPM hone_tok
+ * whose pairs merge by merge rank (spm.c), byte fallback through the <0xXX>
+ * pieces. Accepted around it: normalizer null / Replace(" " -> "▁") / Prepend("▁")
+ * or a Sequence of those; pre_tokenizer null, Metaspace("▁", split false) or a
+ * Split on " " (a no-op once Replace turned every space into '▁'); the '▁' prefix
+ * follows HF (TOK_HF_* in tok_internal.h); a decoder Strip(" ", start 1) or
+ * Metaspace decoder turns on the decode-side removal of one leading space.
+ * add_bos comes from tokenizer_config.json's add_bos_token, else from a
+ * post_processor TemplateProcessing that starts with a special token.
+ * normalized=true added tokens are matched against the raw text like the others
+ * (HF matches them after normalization; no SPM conversion we know has one).
+ * Anything else (Unigram, WordPiece, other normalizers...) is HONE_EUNSUPPORTED
+ * with the JSON path that was not understood. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +142,116 @@ static void json_merge_get(void *ctx, size_t r, hone_str *l, hone_str *rt) {
     *rt = (hone_str){sp + 1, n - l->len - 1};
 }
 
+/* ---- SentencePiece-style tokenizer.json ------------------------------------ */
+
+static const char WS[] = "\xE2\x96\x81"; /* U+2581 '▁' */
+
+static int json_str_is(json_t *o, const char *key, const char *want) {
+    const char *v = json_string_value(json_object_get(o, key));
+    return v && !strcmp(v, want);
+}
+
+/* normalizer: null, Replace(" " -> "▁"), Prepend("▁"), or a Sequence of them. */
+static int walk_spm_norm(json_t *node, const char *jpath, int *replace, int *prepend, const char *path,
+                         hone_err *err) {
+    if (!node || json_is_null(node)) return HONE_OK;
+    const char *type = json_string_value(json_object_get(node, "type"));
+    if (!type) return hone_err_set(err, HONE_EFORMAT, "%s: %s.type: expected a string", path, jpath);
+    if (!strcmp(type, "Sequence")) {
+        json_t *arr = json_object_get(node, "normalizers");
+        for (size_t i = 0; i < json_array_size(arr); i++) {
+            char sub[256];
+            snprintf(sub, sizeof sub, "%s.normalizers[%zu]", jpath, i);
+            int rc = walk_spm_norm(json_array_get(arr, i), sub, replace, prepend, path, err);
+            if (rc) return rc;
+        }
+        return HONE_OK;
+    }
+    if (!strcmp(type, "Replace") && json_str_is(json_object_get(node, "pattern"), "String", " ") &&
+        json_str_is(node, "content", WS)) {
+        *replace = 1;
+        return HONE_OK;
+    }
+    if (!strcmp(type, "Prepend") && json_str_is(node, "prepend", WS)) {
+        *prepend = 1;
+        return HONE_OK;
+    }
+    return hone_err_set(err, HONE_EUNSUPPORTED,
+                        "%s: %s: normalizer '%s' not supported for a byte_fallback BPE (only Replace \" \" -> "
+                        "\"\u2581\" and Prepend \"\u2581\")", path, jpath, type);
+}
+
+/* pre_tokenizer: null, Metaspace (split false), or Split on " " after Replace. */
+static int walk_spm_pre(json_t *node, int replace, int *metaspace, int *scheme, const char *path,
+                        hone_err *err) {
+    if (!node || json_is_null(node)) return HONE_OK;
+    const char *type = json_string_value(json_object_get(node, "type"));
+    if (!type) return hone_err_set(err, HONE_EFORMAT, "%s: pre_tokenizer.type: expected a string", path);
+    if (!strcmp(type, "Metaspace")) {
+        if (!json_str_is(node, "replacement", WS))
+            return hone_err_set(err, HONE_EUNSUPPORTED, "%s: pre_tokenizer.replacement: only \"\u2581\" supported",
+                                path);
+        if (json_is_true(json_object_get(node, "split")))
+            return hone_err_set(err, HONE_EUNSUPPORTED, "%s: pre_tokenizer.split: true not supported", path);
+        *metaspace = 1;
+        const char *ps = json_string_value(json_object_get(node, "prepend_scheme"));
+        if (!ps) /* older files: add_prefix_space (true = always) */
+            *scheme = json_is_false(json_object_get(node, "add_prefix_space")) ? TOK_HF_NONE : TOK_HF_ALWAYS;
+        else if (!strcmp(ps, "first")) *scheme = TOK_HF_FIRST;
+        else if (!strcmp(ps, "always")) *scheme = TOK_HF_ALWAYS;
+        else if (!strcmp(ps, "never")) *scheme = TOK_HF_NONE;
+        else
+            return hone_err_set(err, HONE_EUNSUPPORTED, "%s: pre_tokenizer.prepend_scheme: '%s' not supported",
+                                path, ps);
+        return HONE_OK;
+    }
+    if (!strcmp(type, "Split") && replace && json_str_is(json_object_get(node, "pattern"), "String", " ") &&
+        !json_is_true(json_object_get(node, "invert")))
+        return HONE_OK; /* no ' ' is left after the normalizer */
+    return hone_err_set(err, HONE_EUNSUPPORTED,
+                        "%s: pre_tokenizer: '%s' not supported for a byte_fallback BPE (null, Metaspace, or "
+                        "Split on \" \" after a Replace normalizer)", path, type);
+}
+
+/* Whether the decoder removes one leading space (Strip start >= 1, or Metaspace
+ * with a prepend scheme other than "never"). */
+static int decoder_strips(json_t *d) {
+    const char *type = json_string_value(json_object_get(d, "type"));
+    if (!type) return 0;
+    if (!strcmp(type, "Sequence")) {
+        json_t *arr = json_object_get(d, "decoders");
+        for (size_t i = 0; i < json_array_size(arr); i++)
+            if (decoder_strips(json_array_get(arr, i))) return 1;
+        return 0;
+    }
+    if (!strcmp(type, "Strip"))
+        return json_str_is(d, "content", " ") && json_integer_value(json_object_get(d, "start")) >= 1;
+    if (!strcmp(type, "Metaspace")) {
+        const char *ps = json_string_value(json_object_get(d, "prepend_scheme"));
+        return ps ? strcmp(ps, "never") != 0 : !json_is_false(json_object_get(d, "add_prefix_space"));
+    }
+    return 0;
+}
+
+/* A post_processor TemplateProcessing whose "single" starts with a special token. */
+static int post_adds_bos(json_t *pp) {
+    const char *type = json_string_value(json_object_get(pp, "type"));
+    if (type && !strcmp(type, "Sequence")) {
+        json_t *arr = json_object_get(pp, "processors");
+        for (size_t i = 0; i < json_array_size(arr); i++)
+            if (post_adds_bos(json_array_get(arr, i))) return 1;
+        return 0;
+    }
+    if (!type || strcmp(type, "TemplateProcessing")) return 0;
+    return json_object_get(json_array_get(json_object_get(pp, "single"), 0), "SpecialToken") != NULL;
+}
+
+static int is_byte_piece(const char *s, size_t n) {
+    static const char hx[] = "0123456789ABCDEF";
+    return n == 6 && !memcmp(s, "<0x", 3) && strchr(hx, s[3]) && strchr(hx, s[4]) && s[5] == '>' && s[3] &&
+           s[4];
+}
+
 /* A token text in tokenizer_config.json: "text" or {"content": "text"}. */
 static const char *cfg_token(json_t *cfg, const char *key) {
     json_t *v = json_object_get(cfg, key);
@@ -177,36 +300,47 @@ static int load_json(hone_tok **out, json_t *root, json_t *cfg, const char *path
                           path, mtype ? mtype : "(missing)");
         goto done;
     }
-    if (json_is_true(json_object_get(model, "byte_fallback"))) {
-        rc = hone_err_set(err, HONE_EUNSUPPORTED,
-                          "%s: model.byte_fallback: SentencePiece-style tokenizer.json not supported yet "
-                          "(load the model's GGUF instead)", path);
-        goto done;
-    }
+    int spm = json_is_true(json_object_get(model, "byte_fallback"));
+    int replace = 0, prepend = 0, metaspace = 0, scheme = TOK_HF_NONE;
     json_t *norm = json_object_get(root, "normalizer");
-    if (norm && !json_is_null(norm)) {
-        const char *nt = json_string_value(json_object_get(norm, "type"));
-        if (!nt || strcmp(nt, "NFC")) {
-            rc = hone_err_set(err, HONE_EUNSUPPORTED, "%s: normalizer type '%s' not supported", path,
-                              nt ? nt : "?");
+    json_t *pre = json_object_get(root, "pre_tokenizer");
+    if (spm) {
+        if ((rc = walk_spm_norm(norm, "normalizer", &replace, &prepend, path, err))) goto done;
+        if ((rc = walk_spm_pre(pre, replace, &metaspace, &scheme, path, err))) goto done;
+        if (!replace && !metaspace) {
+            rc = hone_err_set(err, HONE_EUNSUPPORTED,
+                              "%s: normalizer/pre_tokenizer: byte_fallback BPE whose spaces are not mapped to "
+                              "\"\u2581\" not supported", path);
             goto done;
         }
-    }
-    json_t *pre = json_object_get(root, "pre_tokenizer");
-    if (!pre || json_is_null(pre)) {
-        rc = hone_err_set(err, HONE_EUNSUPPORTED, "%s: pre_tokenizer: null not supported", path);
-        goto done;
-    }
-    if ((rc = walk_pre(pre, "pre_tokenizer", &rl, path, err))) goto done;
-    if (!rl.byte_level) {
-        rc = hone_err_set(err, HONE_EUNSUPPORTED, "%s: pre_tokenizer: no ByteLevel step (not a byte-level BPE)",
-                          path);
-        goto done;
+    } else {
+        if (norm && !json_is_null(norm)) {
+            const char *nt = json_string_value(json_object_get(norm, "type"));
+            if (!nt || strcmp(nt, "NFC")) {
+                rc = hone_err_set(err, HONE_EUNSUPPORTED, "%s: normalizer type '%s' not supported", path,
+                                  nt ? nt : "?");
+                goto done;
+            }
+        }
+        if (!pre || json_is_null(pre)) {
+            rc = hone_err_set(err, HONE_EUNSUPPORTED, "%s: pre_tokenizer: null not supported", path);
+            goto done;
+        }
+        if ((rc = walk_pre(pre, "pre_tokenizer", &rl, path, err))) goto done;
+        if (!rl.byte_level) {
+            rc = hone_err_set(err, HONE_EUNSUPPORTED,
+                              "%s: pre_tokenizer: no ByteLevel step (not a byte-level BPE)", path);
+            goto done;
+        }
     }
     json_t *vocab = json_object_get(model, "vocab"), *added = json_object_get(root, "added_tokens");
     json_t *merges = json_object_get(model, "merges");
     if (!json_is_object(vocab) || !json_is_array(merges)) {
         rc = hone_err_set(err, HONE_EFORMAT, "%s: model.vocab (object) and model.merges (array) expected", path);
+        goto done;
+    }
+    if (json_array_size(merges) >= (1u << 24)) { /* spm.c keys pairs by -(float)rank */
+        rc = hone_err_set(err, HONE_EUNSUPPORTED, "%s: model.merges: more than 2^24 merges", path);
         goto done;
     }
     int64_t maxid = -1;
@@ -246,7 +380,7 @@ static int load_json(hone_tok **out, json_t *root, json_t *cfg, const char *path
     json_object_foreach(vocab, key, val) {
         int32_t id = (int32_t)json_integer_value(val);
         pieces[id] = (hone_str){key, strlen(key)};
-        types[id] = HONE_TOKT_NORMAL;
+        types[id] = spm && is_byte_piece(key, pieces[id].len) ? HONE_TOKT_BYTE : HONE_TOKT_NORMAL;
     }
     for (size_t i = 0; i < json_array_size(added); i++) {
         json_t *a = json_array_get(added, i);
@@ -259,8 +393,8 @@ static int load_json(hone_tok **out, json_t *root, json_t *cfg, const char *path
     }
     uint64_t total = 0, off = 0;
     for (int32_t i = 0; i < n; i++) total += pieces[i].len;
-    t->kind = HONE_TOK_BPE;
-    snprintf(t->pre, sizeof t->pre, "tokenizer.json");
+    t->kind = spm ? HONE_TOK_SPM : HONE_TOK_BPE;
+    if (!spm) snprintf(t->pre, sizeof t->pre, "tokenizer.json");
     if (tok_alloc(t, n, total) != HONE_OK) {
         free(types);
         free(attrs);
@@ -280,18 +414,25 @@ static int load_json(hone_tok **out, json_t *root, json_t *cfg, const char *path
         rc = hone_err_set(err, rc, "%s: model.merges: %s", path, rc == HONE_ENOMEM ? "out of memory" : "too many");
         goto done;
     }
-    if ((rc = tok_pretok_new_rx(&t->pretok, (const char *const *)rl.rx, rl.n, "tokenizer.json", err))) {
+    if (spm) {
+        t->hf_prepend = prepend ? TOK_HF_PREPEND : metaspace ? scheme : TOK_HF_NONE;
+        t->add_space_prefix = decoder_strips(json_object_get(root, "decoder"));
+    } else if ((rc = tok_pretok_new_rx(&t->pretok, (const char *const *)rl.rx, rl.n, "tokenizer.json", err))) {
         hone_err_prefix(err, "%s: pre_tokenizer", path);
         goto done;
     }
     t->bos = t->eos = t->eot = t->eom = t->unk = t->pad = -1;
+    const char *munk = json_string_value(json_object_get(model, "unk_token"));
+    if (munk) t->unk = tok_lookup(t, munk, strlen(munk));
+    t->add_bos = post_adds_bos(json_object_get(root, "post_processor"));
     if (cfg) {
         const char *s;
         if ((s = cfg_token(cfg, "bos_token"))) t->bos = tok_lookup(t, s, strlen(s));
         if ((s = cfg_token(cfg, "eos_token"))) t->eos = tok_lookup(t, s, strlen(s));
         if ((s = cfg_token(cfg, "unk_token"))) t->unk = tok_lookup(t, s, strlen(s));
         if ((s = cfg_token(cfg, "pad_token"))) t->pad = tok_lookup(t, s, strlen(s));
-        t->add_bos = json_is_true(json_object_get(cfg, "add_bos_token"));
+        json_t *ab = json_object_get(cfg, "add_bos_token");
+        if (json_is_boolean(ab)) t->add_bos = json_is_true(ab);
         json_t *ct = json_object_get(cfg, "chat_template");
         const char *tmpl = json_string_value(ct);
         for (size_t i = 0; !tmpl && i < json_array_size(ct); i++) /* [{name, template}...] */
