@@ -319,8 +319,8 @@ static int parse_peft_config(json_t *root, const char *file, hone_adapter_config
                             v && json_is_string(v) ? "\"" : "",
                             v ? (json_is_string(v) ? json_string_value(v) : json_kind(v)) : "missing",
                             v && json_is_string(v) ? "\"" : "");
-    static const char *const refused[] = {"use_dora", "fan_in_fan_out"};
-    for (size_t i = 0; i < 2; i++)
+    static const char *const refused[] = {"use_dora", "fan_in_fan_out", "lora_bias"};
+    for (size_t i = 0; i < 3; i++)
         if (json_is_true(json_object_get(root, refused[i])))
             return hone_err_set(err, HONE_EUNSUPPORTED, "%s: $.%s: true is not supported", file, refused[i]);
     v = json_object_get(root, "bias");

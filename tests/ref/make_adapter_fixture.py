@@ -35,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 ENGINE = os.path.join(ROOT, "tests", "fixtures", "engine")
 OUT = os.path.join(ROOT, "tests", "fixtures", "adapter")
-MODELS = ["tiny-gemma3", "tiny-qwen2", "tiny-llama-rope3"]
+MODELS = ["tiny-gemma3", "tiny-qwen2", "tiny-llama-rope3", "tiny-mistral"]
 MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 FULL = {"q_proj": "self_attn.q_proj", "k_proj": "self_attn.k_proj", "v_proj": "self_attn.v_proj",
         "o_proj": "self_attn.o_proj", "gate_proj": "mlp.gate_proj", "up_proj": "mlp.up_proj",
@@ -77,6 +77,7 @@ def main():
             os.remove(readme)
         pcfg = json.load(open(os.path.join(out_dir, "peft", "adapter_config.json")))
         pcfg["base_model_name_or_path"] = "tests/fixtures/engine/" + name
+        pcfg["target_modules"] = sorted(pcfg["target_modules"])  # a set in PEFT: fix the order
         json.dump(pcfg, open(os.path.join(out_dir, "peft", "adapter_config.json"), "w"), indent=2, sort_keys=True)
 
         # MLX layout, from the PEFT tensors

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "testutil.h"
+#include "hf2gguf.h"
 
 #define ADIR "tests/fixtures/adapter"
 #define EDIR "tests/fixtures/engine"
@@ -64,17 +65,17 @@ static void rm_dir(const char *d) {
 
 /* Runs every fixture prompt of NAME through base (+ adapter dir, or none); returns the
  * worst hidden and logits rel L2 against the adapter fixture. */
-static void run_fixture(const char *name, const char *adir, double *worst_h, double *worst_l) {
+static void run_fixture_on(const char *name, const char *model_path, const char *adir, double *worst_h,
+                           double *worst_l) {
     char path[512];
     hone_err err = {0};
     snprintf(path, sizeof path, "%s/%s/meta.json", ADIR, name);
     json_error_t je;
     json_t *meta = json_load_file(path, 0, &je);
     if (!meta) fail_msg("%s: %s", path, je.text);
-    snprintf(path, sizeof path, "%s/%s", EDIR, name);
     hone_load_opts lo = {.engine = HONE_ENGINE_REFERENCE, .adapter_path = adir};
     hone_model *m;
-    ASSERT_OK(hone_model_load(&m, path, &lo, &err), &err);
+    ASSERT_OK(hone_model_load(&m, model_path, &lo, &err), &err);
     const hone_model_desc *d = hone_model_get_desc(m);
     size_t D = d->hidden, V = d->vocab;
     *worst_h = *worst_l = 0;
@@ -112,6 +113,12 @@ static void run_fixture(const char *name, const char *adir, double *worst_h, dou
     json_decref(meta);
 }
 
+static void run_fixture(const char *name, const char *adir, double *worst_h, double *worst_l) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", EDIR, name);
+    run_fixture_on(name, path, adir, worst_h, worst_l);
+}
+
 static void check_fixture(const char *name) {
     static const char *const fmts[] = {"peft", "mlx"};
     char adir[512];
@@ -141,6 +148,28 @@ static void t_fixture_qwen2(void **st) {
 static void t_fixture_llama(void **st) {
     (void)st;
     check_fixture("tiny-llama-rope3");
+}
+
+/* tiny-mistral as a mistral GGUF (q/k rows permuted as llama.cpp's converter does):
+ * the HF-oriented adapter must still give PEFT's states, so B's q/k rows are
+ * permuted the same way when it is attached. */
+static void t_fixture_mistral(void **st) {
+    (void)st;
+    check_fixture("tiny-mistral");
+    char *gguf = hf_to_gguf_dir(EDIR "/tiny-mistral", "tiny-mistral-adapter", "mistral");
+    assert_non_null(gguf);
+    static const char *const fmts[] = {"peft", "mlx"};
+    for (int f = 0; f < 2; f++) {
+        char adir[512];
+        snprintf(adir, sizeof adir, "%s/tiny-mistral/%s", ADIR, fmts[f]);
+        double h, l;
+        run_fixture_on("tiny-mistral", gguf, adir, &h, &l);
+        print_message("  %-16s %-4s adapter on the GGUF (permuted q/k) vs PEFT: hidden %.2e, logits %.2e\n",
+                      "tiny-mistral", fmts[f], h, l);
+        if (h > 1e-4 || l > 1e-4) fail_msg("tiny-mistral GGUF (%s): rel L2 hidden %.3e logits %.3e > 1e-4", fmts[f], h, l);
+    }
+    unlink(gguf);
+    free(gguf);
 }
 
 static void assert_same_adapter(hone_adapter *x, hone_adapter *y) {
@@ -368,7 +397,8 @@ static void t_real_gemma(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_roundtrip),      cmocka_unit_test(t_errors),        cmocka_unit_test(t_fixture_gemma3),
-        cmocka_unit_test(t_fixture_qwen2),  cmocka_unit_test(t_fixture_llama), cmocka_unit_test(t_real_gemma),
+        cmocka_unit_test(t_fixture_qwen2),  cmocka_unit_test(t_fixture_llama), cmocka_unit_test(t_fixture_mistral),
+        cmocka_unit_test(t_real_gemma),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
