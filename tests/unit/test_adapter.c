@@ -279,6 +279,7 @@ static void t_errors(void **st) {
                "{\"num_layers\":2,\"lora_parameters\":{\"rank\":4,\"scale\":3,\"keys\":[\"self_attn.q_proj\"]}}");
     expect_fail(d, HONE_EFORMAT, "which");
     rm_dir(d);
+    free(d);
     /* PEFT: missing r, a tensor of an unknown module */
     d = make_tmpdir();
     copy_file(ADIR "/tiny-gemma3/peft/adapter_model.safetensors", d, "adapter_model.safetensors");
