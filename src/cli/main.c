@@ -7,6 +7,7 @@
 
 static const cli_command COMMANDS[] = {
     {"tokenize", cmd_tokenize, "text -> token ids, pieces or a count with a model's tokenizer"},
+    {"export-adapter", cmd_export_adapter, "convert a LoRA adapter folder between mlx-lm's and PEFT's layouts"},
     {"inspect", cmd_inspect, "show a model's architecture, metadata and tensors (GGUF, HF folder, ollama:NAME)"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

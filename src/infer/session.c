@@ -51,6 +51,7 @@ int hone_session_init(hone_session **out, hone_model *m, const hone_session_opts
     s->gate = alloc_f32(B * F, &bad);
     s->up = alloc_f32(B * F, &bad);
     s->act = alloc_f32(B * F, &bad);
+    if (m->lora_rank) s->lora_t = alloc_f32(B * m->lora_rank, &bad);
     s->qpos = calloc(B, sizeof *s->qpos);
     s->kv = calloc(d->n_layers, sizeof *s->kv);
     if (!s->qpos || !s->kv) bad = 1;
@@ -98,6 +99,7 @@ void hone_session_free(hone_session *s) {
     free(s->up);
     free(s->act);
     free(s->qpos);
+    free(s->lora_t);
     hone_pool_free(s->pool);
     free(s);
 }

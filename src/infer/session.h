@@ -47,6 +47,7 @@ struct hone_session {
     float *act;    /* (n_batch, ffn) */
     float *rows;   /* (n_batch, hidden): the normed rows that get logits */
     int32_t *qpos; /* (n_batch) */
+    float *lora_t; /* (n_batch, m->lora_rank): A x of an adapted projection, or NULL */
 };
 
 /* Runs tokens[0..n) at positions s->pos.. through the model (n <= n_batch,

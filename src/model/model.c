@@ -394,9 +394,6 @@ int hone_model_load(hone_model **out, const char *path, const hone_load_opts *op
     *out = NULL;
     hone_load_opts o = {0};
     if (opts) o = *opts;
-    if (o.adapter_path)
-        return hone_err_set(err, HONE_EUNSUPPORTED, "%s: adapters are not supported by the engine yet",
-                            o.adapter_path);
     hone_model *m = calloc(1, sizeof *m);
     if (!m || !(m->path = strdup(path))) {
         free(m);
@@ -415,6 +412,7 @@ int hone_model_load(hone_model **out, const char *path, const hone_load_opts *op
     /* transformers multiplies by torch.tensor(hidden ** 0.5) in the activation dtype (f32) */
     m->embed_scale = d->embed_scale ? (float)sqrt((double)d->hidden) : 1.0f;
     if ((rc = rope_setup(m, err)) || (rc = bind_all(m, err))) goto fail;
+    if (o.adapter_path && (rc = model_attach_adapter(m, o.adapter_path, o.adapter_scale, err))) goto fail;
     if (m->gguf && hone_gguf_find_key(m->gguf, "tokenizer.ggml.model") >= 0 &&
         (rc = hone_tok_load_gguf(&m->tok, m->gguf, err)))
         goto fail;
@@ -442,6 +440,7 @@ void hone_model_free(hone_model *m) {
         }
         free(m->layers);
     }
+    hone_adapter_free(m->adapter);
     free(m->out_norm);
     free(m->freqs_global);
     free(m->freqs_local);

@@ -25,6 +25,7 @@ typedef struct model_layer {
     float *post_ffn_norm;  /* (hidden) or NULL (gemma3) */
     const float *freqs;    /* (rope_dim/2): the model's global or local inverse frequencies */
     int sliding;           /* 1: attends through desc.sliding_window */
+    const hone_lora *lora[HONE_PROJ_COUNT]; /* adapter pair per projection, or NULL (src/model/lora_attach.c) */
 } model_layer;
 
 struct hone_model {
@@ -43,6 +44,13 @@ struct hone_model {
     float *freqs_global;     /* (rope_dim/2) */
     float *freqs_local;      /* (rope_dim/2): sliding layers (== global values unless gemma3) */
     model_layer *layers;     /* (n_layers) */
+    hone_adapter *adapter;   /* applied unmerged (hone_load_opts.adapter_path), or NULL */
+    float lora_scale;        /* its scale (or the override) */
+    uint32_t lora_rank;      /* its rank (sizes the session's scratch) */
 };
+
+/* Reads the adapter folder and attaches it to m's layers (checking every shape
+ * against the base, permuting B's rows for llama GGUF q/k). scale != 0 overrides. */
+int model_attach_adapter(hone_model *m, const char *dir, float scale, hone_err *err);
 
 #endif

@@ -153,9 +153,10 @@ static void t_load_errors(void **st) {
     free(p);
 
     assert_int_not_equal(hone_model_load(&m, "/nonexistent/model.gguf", NULL, &err), HONE_OK);
-    hone_load_opts lo = {.adapter_path = "/tmp/some-adapter"};
+    hone_load_opts lo = {.adapter_path = "/nonexistent/some-adapter"}; /* a folder without adapter files */
     p = write_llama_gguf(NULL, NULL, "llama");
-    assert_int_equal(hone_model_load(&m, p, &lo, &err), HONE_EUNSUPPORTED);
+    assert_int_equal(hone_model_load(&m, p, &lo, &err), HONE_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "no adapters.safetensors"));
     unlink(p);
     free(p);
 }
