@@ -552,7 +552,7 @@ static void lmh_task(void *vc, int64_t ib, int tid) {
             int64_t t = c->pos[i];
             int32_t tg = c->target[t];
             const float *ht = c->h + t * D;
-            double *acc = c->acc + i * D;
+            double *acc = c->dh ? c->acc + i * D : NULL; /* (D), only with dh */
             float cm = -INFINITY;
             for (int64_t v = 0; v < nv; v++) {
                 z[v] = dot_f32(ht, wr + v * D, D);
