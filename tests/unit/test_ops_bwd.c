@@ -297,19 +297,27 @@ static double lora_loss(void *vc) {
     return L;
 }
 
-static void t_lora_linear(void **st) {
-    (void)st;
+/* type: the frozen base weight's type (F32, or Q8_0 for the QLoRA path: dx
+ * through the quantized W, against the double twin on its dequantized values) */
+static void check_lora(int type, int64_t n_in) {
     const hone_backend *be = hone_backend_ref();
-    int64_t T = 3, n_in = 11, n_out = 7, rank = 3;
+    hone_err err;
+    int64_t T = 3, n_out = 7, rank = 3;
     float scale = 2.5f;
     size_t nx = (size_t)(T * n_in), ny = (size_t)(T * n_out), nA = (size_t)(rank * n_in), nB = (size_t)(n_out * rank);
     float *x = rndf(nx, 1.0), *W = rndf((size_t)(n_out * n_in), 1.0), *bias = rndf((size_t)n_out, 1.0);
     float *A = rndf(nA, 1.0), *B = rndf(nB, 1.0), *dy = rndf(ny, 1.0), *y = malloc(ny * 4);
-    hone_weight w = {HONE_F32, W, n_in, n_out, (size_t)n_in * 4};
+    size_t rb = (size_t)hone_dtype_row_bytes(type, (uint64_t)n_in);
+    uint8_t *wq = malloc(rb * (size_t)n_out);
+    for (int64_t r = 0; r < n_out; r++) {
+        ASSERT_OK(hone_quantize(type, W + r * n_in, wq + r * rb, (uint64_t)n_in, &err), &err);
+        ASSERT_OK(hone_dequantize(type, wq + r * rb, W + r * n_in, (uint64_t)n_in, &err), &err);
+    }
+    hone_weight w = {type, wq, n_in, n_out, rb};
     lora_ctx c = {to_d(x, nx), to_d(W, (size_t)(n_out * n_in)), to_d(bias, (size_t)n_out), to_d(A, nA), to_d(B, nB),
                   to_d(dy, ny), T, n_in, n_out, rank, scale};
-    /* forward against the double twin: sums of <= 11 + 3 terms in f32 */
-    double yd[64];
+    /* forward against the double twin: sums of <= 32 + 3 terms in f32 */
+    double yd[64]; /* T * n_out */
     lora_fwd_d(&c, yd);
     be->lora_linear(y, x, &w, bias, A, B, scale, rank, T, pool);
     for (size_t i = 0; i < ny; i++)
@@ -333,8 +341,14 @@ static void t_lora_linear(void **st) {
     for (size_t i = 0; i < nB; i++) nb += fabs(dB0[i]);
     assert_true(nb > 0);
     free(x), free(W), free(bias), free(A), free(B), free(dy), free(y), free(dx), free(dA), free(dB), free(B0), free(y0);
-    free(y1), free(dA0), free(dB0);
+    free(y1), free(dA0), free(dB0), free(wq);
     free(c.x), free(c.W), free(c.bias), free(c.A), free(c.B), free(c.dy);
+}
+
+static void t_lora_linear(void **st) {
+    (void)st;
+    check_lora(HONE_F32, 11);
+    check_lora(HONE_Q8_0, 32);
 }
 
 /* ---- fused LM head + cross-entropy ------------------------------------------- */
