@@ -21,7 +21,12 @@ static void cpu_table_init(void) {
     FILL(rope);
     FILL(rope_bwd);
     FILL(attention);
+    FILL(attention_bwd);
     FILL(glu);
+    FILL(glu_bwd);
+    FILL(lora_linear);
+    FILL(lora_linear_bwd);
+    FILL(lm_head_ce);
 #undef FILL
     if (!cpu_table.name) cpu_table.name = ref->name;
 }
