@@ -1,0 +1,333 @@
+/* sampler.c: the sampling chain of hone/sampler.h (penalties, greedy, top-k, top-p,
+ * min-p, temperature, seeded draw) and the xoshiro256** PRNG.
+ *
+ * Design: one candidate array of (logit, id) pairs for the whole vocabulary is
+ * filled from the logits row each call and shrunk in place by each step (n_cand).
+ * Sorting is only done where a step needs order: top-k selects the k largest by
+ * quickselect and sorts just those; top-p without top-k selects and sorts the
+ * largest m candidates for growing m (256, 2048, ...) until the cumulative
+ * probability reaches p, so a 262k vocabulary is never fully sorted in practice.
+ * All comparisons use the total order (logit descending, id ascending), which makes
+ * every result independent of the selection algorithm. The penalty history is a
+ * ring of the last repeat_last_n tokens with per-token counts kept up to date on
+ * accept. Everything is allocated in hone_sampler_init.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hone/sampler.h"
+#include "util/err.h"
+
+typedef struct cand {
+    float logit;
+    int32_t id;
+} cand;
+
+struct hone_sampler {
+    hone_sampler_params p;
+    uint32_t n_vocab;
+    cand *cand;       /* (n_vocab) working candidates; the first n_cand are live */
+    uint32_t n_cand;
+    int sorted;       /* the live candidates are in descending order */
+    int32_t *out_ids; /* (n_vocab) survivors of the last call, for hone_sampler_candidates */
+    double *out_prob; /* (n_vocab) their final probabilities */
+    uint32_t n_out;
+    uint32_t *count;  /* (n_vocab) occurrences in the history window */
+    uint32_t *stamp;  /* (n_vocab) penalty already applied this call when == cur_stamp */
+    uint32_t cur_stamp;
+    int32_t *hist;    /* (repeat_last_n) ring of accepted tokens */
+    uint32_t hist_n, hist_head;
+    hone_rng rng;
+};
+
+/* ---- PRNG ----------------------------------------------------------------------- */
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void hone_rng_seed(hone_rng *r, uint64_t seed) {
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t hone_rng_next(hone_rng *r) {
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double hone_rng_uniform(hone_rng *r) { return (double)(hone_rng_next(r) >> 11) * 0x1.0p-53; }
+
+/* ---- parameters ------------------------------------------------------------------- */
+
+void hone_sampler_params_default(hone_sampler_params *p) {
+    memset(p, 0, sizeof *p);
+    p->temperature = 0.8f;
+    p->top_k = 40;
+    p->top_p = 0.95f;
+    p->min_p = 0.05f;
+    p->repeat_penalty = 1.0f;
+    p->repeat_last_n = 64;
+}
+
+static int check_params(const hone_sampler_params *p, uint32_t n_vocab, hone_err *err) {
+    if (n_vocab == 0) return hone_err_set(err, HONE_EARG, "sampler: vocabulary size is 0");
+    if (!isfinite(p->temperature))
+        return hone_err_set(err, HONE_EARG, "sampler: temperature %g is not finite", p->temperature);
+    if (!(p->top_p > 0.0f) || !isfinite(p->top_p))
+        return hone_err_set(err, HONE_EARG, "sampler: top-p %g: expected a number in (0, 1]", p->top_p);
+    if (!(p->min_p >= 0.0f && p->min_p <= 1.0f))
+        return hone_err_set(err, HONE_EARG, "sampler: min-p %g: expected a number in [0, 1]", p->min_p);
+    if (!(p->repeat_penalty > 0.0f) || !isfinite(p->repeat_penalty))
+        return hone_err_set(err, HONE_EARG, "sampler: repeat penalty %g: expected a number > 0",
+                            p->repeat_penalty);
+    if (p->repeat_last_n < 0)
+        return hone_err_set(err, HONE_EARG, "sampler: repeat-last-n %d: expected >= 0", (int)p->repeat_last_n);
+    if (!isfinite(p->presence_penalty) || !isfinite(p->frequency_penalty))
+        return hone_err_set(err, HONE_EARG, "sampler: presence/frequency penalty is not finite");
+    return HONE_OK;
+}
+
+int hone_sampler_init(hone_sampler **out, const hone_sampler_params *p, uint32_t n_vocab,
+                      hone_err *err) {
+    *out = NULL;
+    int rc = check_params(p, n_vocab, err);
+    if (rc) return rc;
+    hone_sampler *s = calloc(1, sizeof *s);
+    if (!s) return hone_err_set(err, HONE_ENOMEM, "sampler: out of memory");
+    s->p = *p;
+    s->n_vocab = n_vocab;
+    s->cand = malloc((size_t)n_vocab * sizeof *s->cand);
+    s->out_ids = malloc((size_t)n_vocab * sizeof *s->out_ids);
+    s->out_prob = malloc((size_t)n_vocab * sizeof *s->out_prob);
+    s->count = calloc(n_vocab, sizeof *s->count);
+    s->stamp = calloc(n_vocab, sizeof *s->stamp);
+    s->hist = malloc((size_t)(p->repeat_last_n > 0 ? p->repeat_last_n : 1) * sizeof *s->hist);
+    if (!s->cand || !s->out_ids || !s->out_prob || !s->count || !s->stamp || !s->hist) {
+        hone_sampler_free(s);
+        return hone_err_set(err, HONE_ENOMEM, "sampler: out of memory for %u-token vocabulary",
+                            n_vocab);
+    }
+    hone_rng_seed(&s->rng, p->seed);
+    *out = s;
+    return HONE_OK;
+}
+
+void hone_sampler_free(hone_sampler *s) {
+    if (!s) return;
+    free(s->cand);
+    free(s->out_ids);
+    free(s->out_prob);
+    free(s->count);
+    free(s->stamp);
+    free(s->hist);
+    free(s);
+}
+
+void hone_sampler_reset(hone_sampler *s, uint64_t seed) {
+    for (uint32_t i = 0; i < s->hist_n; i++) s->count[s->hist[i]] = 0;
+    s->hist_n = s->hist_head = 0;
+    s->n_out = 0;
+    hone_rng_seed(&s->rng, seed);
+}
+
+void hone_sampler_accept(hone_sampler *s, int32_t token) {
+    uint32_t cap = (uint32_t)s->p.repeat_last_n;
+    if (cap == 0 || token < 0 || (uint32_t)token >= s->n_vocab) return;
+    if (s->hist_n == cap) { /* evict the oldest, which sits at head */
+        s->count[s->hist[s->hist_head]]--;
+        s->hist[s->hist_head] = token;
+        s->hist_head = (s->hist_head + 1) % cap;
+    } else {
+        s->hist[(s->hist_head + s->hist_n) % cap] = token;
+        s->hist_n++;
+    }
+    s->count[token]++;
+}
+
+/* ---- the chain ------------------------------------------------------------------------ */
+
+/* a before b in the total order: larger logit first, then smaller id. */
+static inline int cand_before(const cand *a, const cand *b) {
+    return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
+}
+
+static int cand_cmp(const void *pa, const void *pb) {
+    const cand *a = pa, *b = pb;
+    return cand_before(a, b) ? -1 : cand_before(b, a) ? 1 : 0;
+}
+
+static inline void cand_swap(cand *a, cand *b) {
+    cand t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Rearranges c[0..n) so that its first k entries are the k first in the total order
+ * (in any order). Deterministic quickselect (median-of-three pivot). */
+static void cand_select(cand *c, uint32_t n, uint32_t k) {
+    uint32_t lo = 0, hi = n; /* the k-th boundary lies in [lo, hi) */
+    while (hi - lo > 1 && k > lo && k < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        /* median of three into c[hi-1] as pivot */
+        if (cand_before(&c[mid], &c[lo])) cand_swap(&c[mid], &c[lo]);
+        if (cand_before(&c[hi - 1], &c[lo])) cand_swap(&c[hi - 1], &c[lo]);
+        if (cand_before(&c[mid], &c[hi - 1])) cand_swap(&c[mid], &c[hi - 1]);
+        cand pivot = c[hi - 1];
+        uint32_t st = lo;
+        for (uint32_t i = lo; i < hi - 1; i++)
+            if (cand_before(&c[i], &pivot)) cand_swap(&c[i], &c[st++]);
+        cand_swap(&c[st], &c[hi - 1]); /* pivot at st: st entries before it precede it */
+        if (st == k || st + 1 == k) return;
+        if (k < st) hi = st;
+        else lo = st + 1;
+    }
+}
+
+/* Keeps the k first candidates, sorted. */
+static void cand_top_sorted(hone_sampler *s, uint32_t k) {
+    if (k < s->n_cand) cand_select(s->cand, s->n_cand, k);
+    else k = s->n_cand;
+    qsort(s->cand, k, sizeof *s->cand, cand_cmp);
+}
+
+static void apply_penalties(hone_sampler *s) {
+    const hone_sampler_params *p = &s->p;
+    if (s->hist_n == 0) return;
+    if (p->repeat_penalty == 1.0f && p->presence_penalty == 0.0f && p->frequency_penalty == 0.0f)
+        return;
+    if (++s->cur_stamp == 0) { /* wrapped: clear the stamps once every 2^32 calls */
+        memset(s->stamp, 0, (size_t)s->n_vocab * sizeof *s->stamp);
+        s->cur_stamp = 1;
+    }
+    uint32_t cap = (uint32_t)p->repeat_last_n;
+    for (uint32_t i = 0; i < s->hist_n; i++) {
+        int32_t t = s->hist[(s->hist_head + i) % cap];
+        if (s->stamp[t] == s->cur_stamp) continue;
+        s->stamp[t] = s->cur_stamp;
+        /* candidates are still in id order here: cand[t].id == t */
+        float l = s->cand[t].logit;
+        l = l > 0.0f ? l / p->repeat_penalty : l * p->repeat_penalty;
+        l -= (float)s->count[t] * p->frequency_penalty + p->presence_penalty;
+        s->cand[t].logit = l;
+    }
+}
+
+static void apply_top_p(hone_sampler *s) {
+    double pp = s->p.top_p;
+    uint32_t n = s->n_cand;
+    /* normaliser over all live candidates, fixed order (the current array order is a
+     * deterministic function of the input) */
+    float mx = s->cand[0].logit;
+    for (uint32_t i = 1; i < n; i++)
+        if (s->cand[i].logit > mx) mx = s->cand[i].logit;
+    double total = 0.0;
+    for (uint32_t i = 0; i < n; i++) total += exp((double)s->cand[i].logit - mx);
+    uint32_t m = s->sorted ? n : (n < 256 ? n : 256);
+    for (;;) {
+        if (!s->sorted) {
+            cand_top_sorted(s, m);
+            if (m == n) s->sorted = 1;
+        }
+        double cum = 0.0;
+        for (uint32_t i = 0; i < m; i++) {
+            cum += exp((double)s->cand[i].logit - mx) / total;
+            if (cum >= pp) {
+                s->n_cand = i + 1;
+                s->sorted = 1;
+                return;
+            }
+        }
+        if (m == n) return; /* rounding kept the sum below p: keep everything */
+        m = (m > n / 8) ? n : m * 8;
+    }
+}
+
+static void apply_min_p(hone_sampler *s) {
+    uint32_t n = s->n_cand;
+    float mx = s->cand[0].logit;
+    if (!s->sorted)
+        for (uint32_t i = 1; i < n; i++)
+            if (s->cand[i].logit > mx) mx = s->cand[i].logit;
+    double thr = log((double)s->p.min_p); /* keep l - max >= log(min_p) */
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if ((double)s->cand[i].logit - mx >= thr) s->cand[k++] = s->cand[i];
+    s->n_cand = k ? k : 1; /* the maximum always passes; guard against NaN anyway */
+}
+
+int32_t hone_sampler_sample(hone_sampler *s, const float *logits) {
+    const hone_sampler_params *p = &s->p;
+    uint32_t n = s->n_vocab;
+    for (uint32_t i = 0; i < n; i++) {
+        s->cand[i].logit = logits[i];
+        s->cand[i].id = (int32_t)i;
+    }
+    s->n_cand = n;
+    s->sorted = 0;
+    apply_penalties(s);
+
+    if (p->temperature <= 0.0f) {
+        uint32_t best = 0;
+        for (uint32_t i = 1; i < n; i++)
+            if (cand_before(&s->cand[i], &s->cand[best])) best = i;
+        s->out_ids[0] = s->cand[best].id;
+        s->out_prob[0] = 1.0;
+        s->n_out = 1;
+        return s->cand[best].id;
+    }
+    if (p->top_k > 0 && (uint32_t)p->top_k < s->n_cand) {
+        cand_top_sorted(s, (uint32_t)p->top_k);
+        s->n_cand = (uint32_t)p->top_k;
+        s->sorted = 1;
+    }
+    if (p->top_p < 1.0f) apply_top_p(s);
+    if (p->min_p > 0.0f) apply_min_p(s);
+
+    /* temperature, softmax in double in the candidates' order, one draw */
+    double inv_t = 1.0 / (double)p->temperature;
+    uint32_t nc = s->n_cand;
+    double mx = s->cand[0].logit;
+    for (uint32_t i = 1; i < nc; i++)
+        if (s->cand[i].logit > mx) mx = s->cand[i].logit;
+    double total = 0.0;
+    for (uint32_t i = 0; i < nc; i++) {
+        double e = exp(((double)s->cand[i].logit - mx) * inv_t);
+        s->out_prob[i] = e;
+        s->out_ids[i] = s->cand[i].id;
+        total += e;
+    }
+    s->n_out = nc;
+    double target = hone_rng_uniform(&s->rng) * total;
+    double cum = 0.0;
+    uint32_t pick = nc - 1;
+    for (uint32_t i = 0; i < nc; i++) {
+        cum += s->out_prob[i];
+        if (cum > target) {
+            pick = i;
+            break;
+        }
+    }
+    for (uint32_t i = 0; i < nc; i++) s->out_prob[i] /= total;
+    return s->out_ids[pick];
+}
+
+uint32_t hone_sampler_candidates(const hone_sampler *s, const int32_t **ids, const double **probs) {
+    if (ids) *ids = s->out_ids;
+    if (probs) *probs = s->out_prob;
+    return s->n_out;
+}
