@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 
 static const cli_command COMMANDS[] = {
+    {"tokenize", cmd_tokenize, "text -> token ids, pieces or a count with a model's tokenizer"},
     {"inspect", cmd_inspect, "show a model's architecture, metadata and tensors (GGUF, HF folder, ollama:NAME)"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

@@ -1,0 +1,114 @@
+/* tok_internal.h: what tokenizer.c, spm.c, bpe.c and pretok.c share.
+ *
+ * The vocabulary is copied out of the GGUF into one blob; pieces are found by an
+ * open-addressing hash of their bytes (FNV-1a). Ids, spans and the scratch that
+ * one encode call needs live in small growable vectors owned by that call, so a
+ * hone_tok is read-only after loading. */
+#ifndef HONE_TOK_INTERNAL_H
+#define HONE_TOK_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hone.h"
+
+/* Per-token attributes beyond the GGUF type (llama.cpp sets these by model name). */
+enum { TOK_ATTR_LSTRIP = 1, TOK_ATTR_RSTRIP = 2 };
+
+typedef struct tok_pretok tok_pretok; /* pretok.c */
+typedef struct tok_merges tok_merges; /* bpe.c */
+
+struct hone_tok {
+    hone_tok_kind kind;
+    char pre[64];            /* tokenizer.ggml.pre as given ("" for SPM) */
+    int32_t n;               /* vocabulary size */
+    char *blob;              /* all piece texts, back to back */
+    uint64_t *poff;          /* (n) offset of piece i in blob */
+    uint32_t *plen;          /* (n) its length */
+    float *score;            /* (n) */
+    uint8_t *type;           /* (n) hone_tok_type */
+    uint8_t *attr;           /* (n) TOK_ATTR_* */
+    char *dblob;             /* decoded bytes of every id (control tokens: their text) */
+    uint64_t *doff;          /* (n) */
+    uint32_t *dlen;          /* (n) */
+    size_t max_bytes;
+    int32_t *ht;             /* piece hash: slot -> id or -1 */
+    uint64_t ht_mask;
+    int32_t bos, eos, eot, eom, unk, pad;
+    int32_t eog[8];          /* end-of-generation ids */
+    int n_eog;
+    int add_bos, add_space_prefix, ignore_merges;
+    int32_t *special;        /* control/user-defined/unknown ids, longest text first */
+    size_t n_special;
+    /* trie of the special texts (finds which occur in a text in one pass):
+     * node 0 is the root; per node: first child, next sibling, byte, and the
+     * index into special[] of the text ending there (-1: none) */
+    int32_t *trie_child, *trie_next, *trie_end;
+    uint8_t *trie_byte;
+    int32_t trie_n;
+    int32_t byte_tok[256];   /* SPM: id of <0xXX>, or -1 */
+    uint8_t spm_cut_ok[256]; /* SPM: 1 if no piece holds (char ending in this byte) + '▁' */
+    tok_merges *merges;      /* BPE */
+    tok_pretok *pretok;      /* BPE */
+};
+
+/* ---- small vectors ------------------------------------------------------ */
+
+typedef struct tok_ids {
+    int32_t *v;
+    size_t n, cap;
+} tok_ids;
+
+int tok_ids_push(tok_ids *a, int32_t id); /* HONE_OK or HONE_ENOMEM */
+
+typedef struct tok_span {
+    size_t off, len;
+} tok_span;
+
+typedef struct tok_spans {
+    tok_span *v;
+    size_t n, cap;
+} tok_spans;
+
+int tok_spans_push(tok_spans *a, size_t off, size_t len);
+
+/* ---- shared helpers ----------------------------------------------------- */
+
+static inline uint64_t tok_hash(const void *p, size_t n) {
+    const unsigned char *s = p;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+/* Length of the UTF-8 sequence that lead byte c starts (1 for a stray byte), as
+ * llama.cpp's unicode_len_utf8 does. */
+static inline size_t tok_utf8_len(unsigned char c) {
+    static const unsigned char lookup[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
+    return lookup[c >> 4];
+}
+
+int32_t tok_lookup(const hone_tok *t, const char *s, size_t n); /* tokenizer.c: id or -1 */
+
+/* spm.c: SentencePiece BPE of text whose spaces are already '▁'. */
+int tok_spm_encode(const hone_tok *t, const char *text, size_t len, tok_ids *out);
+
+/* bpe.c */
+int tok_merges_load(tok_merges **out, const hone_gguf *g, int64_t key, hone_err *err);
+void tok_merges_free(tok_merges *m);
+/* Byte-level BPE of one raw-text fragment: pre-tokenize, byte-map, merge. */
+int tok_bpe_encode(const hone_tok *t, const char *text, size_t len, tok_ids *out);
+/* Byte-level piece -> raw bytes (appended to out, which has room for 4x len... the
+ * decoded length never exceeds len). Returns the decoded length. Characters
+ * outside the byte map are copied as they are. */
+size_t tok_bpe_unmap(const char *piece, size_t len, char *out);
+
+/* pretok.c */
+/* Compiles the regex list for pre-tokenizer `name`; HONE_EUNSUPPORTED names it.
+ * *ignore_merges is set for the llama3 family. */
+int tok_pretok_new(tok_pretok **out, const char *name, int *ignore_merges, hone_err *err);
+void tok_pretok_free(tok_pretok *p);
+/* Splits text[0, len) into pieces (offsets into text), appended to out. */
+int tok_pretok_split(const tok_pretok *p, const char *text, size_t len, tok_spans *out);
+
+#endif
