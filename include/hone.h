@@ -148,6 +148,7 @@ const void *hone_gguf_tensor_data(const hone_gguf *g, int64_t t); /* into the ma
 #include "hone/engine.h"
 #include "hone/sampler.h"
 #include "hone/sign.h"
+#include "hone/generate.h"
 #include "hone/chat.h"
 
 #endif

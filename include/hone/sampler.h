@@ -68,6 +68,10 @@ int hone_sampler_init(hone_sampler **out, const hone_sampler_params *p, uint32_t
 void hone_sampler_free(hone_sampler *s);
 /* Forgets the history and re-seeds the PRNG with `seed`. */
 void hone_sampler_reset(hone_sampler *s, uint64_t seed);
+/* Forgets the history only (the PRNG state carries on). */
+void hone_sampler_clear_history(hone_sampler *s);
+/* The logits row length it was made for. */
+uint32_t hone_sampler_n_vocab(const hone_sampler *s);
 /* Adds a token to the penalty history (prompt tokens and each sampled token). */
 void hone_sampler_accept(hone_sampler *s, int32_t token);
 /* Runs the chain on logits[0..n_vocab) (not modified) and returns the token id.

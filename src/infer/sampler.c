@@ -138,12 +138,18 @@ void hone_sampler_free(hone_sampler *s) {
     free(s);
 }
 
-void hone_sampler_reset(hone_sampler *s, uint64_t seed) {
+void hone_sampler_clear_history(hone_sampler *s) {
     for (uint32_t i = 0; i < s->hist_n; i++) s->count[s->hist[i]] = 0;
     s->hist_n = s->hist_head = 0;
+}
+
+void hone_sampler_reset(hone_sampler *s, uint64_t seed) {
+    hone_sampler_clear_history(s);
     s->n_out = 0;
     hone_rng_seed(&s->rng, seed);
 }
+
+uint32_t hone_sampler_n_vocab(const hone_sampler *s) { return s->n_vocab; }
 
 void hone_sampler_accept(hone_sampler *s, int32_t token) {
     uint32_t cap = (uint32_t)s->p.repeat_last_n;
