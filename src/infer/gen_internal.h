@@ -14,10 +14,18 @@ typedef struct hone_gen_eval {
     int (*eval)(void *ctx, const int32_t *tokens, uint32_t n, float *logits, hone_err *err);
     /* Keeps the first pos tokens. */
     int (*truncate)(void *ctx, uint32_t pos, hone_err *err);
+    /* Appends tokens[0..n) and writes the logits of tokens first..n-1 of this call,
+     * (n - first, vocab) row-major; first == n: no logits. */
+    int (*eval_rows)(void *ctx, const int32_t *tokens, uint32_t n, uint32_t first, float *logits,
+                     hone_err *err);
 } hone_gen_eval;
 
 int hone_generate_core(const hone_gen_eval *ev, const hone_tok *tok, hone_sampler *smp,
                        const int32_t *ids, size_t n_ids, size_t n_past, const hone_gen_opts *o,
                        hone_gen_stats *st, hone_err *err);
+
+int hone_perplexity_core(const hone_gen_eval *ev, const int32_t *tokens, size_t n,
+                         uint32_t n_vocab, const hone_ppl_opts *o, hone_ppl_result *r,
+                         hone_err *err);
 
 #endif

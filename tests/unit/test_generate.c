@@ -3,7 +3,10 @@
  * tokens, max tokens, a full context, streaming and counts are checked without the
  * engine. The fake model's logits put 10 on the next token of a script and 0
  * elsewhere; with greedy sampling the output is the script, so every expectation
- * is exact (the text is the script's pieces, worked out by hand below). */
+ * is exact (the text is the script's pieces, worked out by hand below). The
+ * perplexity loop runs over a second fake whose probabilities are known in closed form. */
+#include <math.h>
+
 #include "testutil.h"
 #include "infer/gen_internal.h"
 
@@ -180,7 +183,7 @@ static hone_gen_stats run(const int32_t *script, size_t n_script, hone_gen_opts 
     memset(out, 0, sizeof *out);
     o->on_text = text_fn;
     o->user = out;
-    hone_gen_eval ev = {f, fake_eval, fake_truncate};
+    hone_gen_eval ev = {f, fake_eval, fake_truncate, NULL};
     hone_sampler *s = greedy();
     hone_gen_stats st;
     hone_err err = {0};
@@ -275,7 +278,7 @@ static void test_kv_reuse_and_errors(void **state) {
     int32_t prompt[10];
     for (int i = 0; i < 10; i++) prompt[i] = P_OK;
     fake f = {.script = script, .n_script = 2, .n_prompt_full = 10, .pos = 12};
-    hone_gen_eval ev = {&f, fake_eval, fake_truncate};
+    hone_gen_eval ev = {&f, fake_eval, fake_truncate, NULL};
     hone_sampler *s = greedy();
     hone_gen_opts o = {.n_ctx = 100};
     hone_gen_stats st;
@@ -294,6 +297,81 @@ static void test_kv_reuse_and_errors(void **state) {
     hone_sampler_free(s);
 }
 
+/* ---- perplexity over a fake model ---------------------------------------------------
+ * The fake predicts "next = current + 1" with logit A on that token and 0 elsewhere,
+ * but only in chunks whose first token is BOS (1); otherwise all logits are 0. So with
+ * BOS replacement each scored position has p = e^A / (e^A + V - 1) on a hit and
+ * 1 / (e^A + V - 1) on a miss, and without it PPL is exactly V. */
+
+typedef struct pfake {
+    int32_t first_tok; /* the chunk's first token */
+    uint32_t pos;
+    int calls, max_rows, spans;
+} pfake;
+
+static const double PA = 3.0;
+
+static int p_truncate(void *ctx, uint32_t pos, hone_err *err) {
+    pfake *f = ctx;
+    assert_int_equal(pos, 0);
+    f->pos = 0;
+    return HONE_OK;
+}
+
+static int p_eval_rows(void *ctx, const int32_t *tokens, uint32_t n, uint32_t first, float *logits,
+                       hone_err *err) {
+    pfake *f = ctx;
+    if (f->pos == 0) f->first_tok = tokens[0];
+    if (f->pos < 5 && f->pos + n > 5) f->spans++; /* a batch across the scored boundary */
+    f->calls++;
+    if ((int)(n - first) > f->max_rows) f->max_rows = (int)(n - first);
+    for (uint32_t i = first; i < n; i++) {
+        float *row = logits + (size_t)(i - first) * N_VOCAB;
+        for (int v = 0; v < N_VOCAB; v++) row[v] = 0.0f;
+        if (f->first_tok == 1) row[(tokens[i] + 1) % N_VOCAB] = (float)PA;
+    }
+    f->pos += n;
+    return HONE_OK;
+}
+
+static void test_perplexity(void **state) {
+    enum { CTX = 10, NT = 2 * CTX + 5 };
+    int32_t toks[NT];
+    for (int i = 0; i < NT; i++) toks[i] = 100 + i;
+    toks[8] = 50; /* chunk 0: positions 7 (107 -> 50) and 8 (50 -> 109) miss */
+    pfake f = {0};
+    hone_gen_eval ev = {&f, NULL, p_truncate, p_eval_rows};
+    hone_ppl_opts o = {.n_ctx = CTX, .n_batch = 3, .bos = 1};
+    hone_ppl_result r;
+    hone_err err = {0};
+    ASSERT_OK(hone_perplexity_core(&ev, toks, NT, N_VOCAB, &o, &r, &err), &err);
+    /* 2 chunks (the 5 leftover tokens unused), positions 5..8 scored: 4 per chunk */
+    assert_int_equal(r.n_chunks, 2);
+    assert_int_equal(r.n_scored, 8);
+    double z = exp(PA) + N_VOCAB - 1, hit = -(PA - log(z)), miss = log(z);
+    double mean = (6 * hit + 2 * miss) / 8, m2 = (6 * hit * hit + 2 * miss * miss) / 8;
+    double ppl = exp(mean), sd = sqrt((m2 - mean * mean) / 7) * ppl;
+    print_message("ppl %.6f (hand %.6f) +/- %.6f (hand %.6f)\n", r.ppl, ppl, r.ppl_sd, sd);
+    /* tolerance: the same double formulas, different summation order: 1e-9 relative */
+    assert_float_equal(r.ppl, ppl, 1e-9 * ppl);
+    assert_float_equal(r.ppl_sd, sd, 1e-9 * sd);
+    assert_int_equal(f.spans, 0);
+    assert_true(f.max_rows <= 3);
+
+    /* no BOS replacement: the fake is uniform, PPL is the vocabulary size */
+    o.bos = -1;
+    o.n_batch = 512;
+    memset(&f, 0, sizeof f);
+    ASSERT_OK(hone_perplexity_core(&ev, toks, NT, N_VOCAB, &o, &r, &err), &err);
+    assert_float_equal(r.ppl, (double)N_VOCAB, 1e-9 * N_VOCAB);
+    assert_int_equal(f.calls, 4); /* per chunk: the unscored half, then the scored half */
+
+    /* too short: 2 chunks' worth are required */
+    o.n_ctx = 16;
+    assert_int_equal(hone_perplexity_core(&ev, toks, NT, N_VOCAB, &o, &r, &err), HONE_EARG);
+    assert_non_null(strstr(err.msg, "at least 32"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eot_and_batches),
@@ -301,6 +379,7 @@ int main(void) {
         cmocka_unit_test(test_max_tokens_and_context),
         cmocka_unit_test(test_utf8_split_and_extra_eot),
         cmocka_unit_test(test_kv_reuse_and_errors),
+        cmocka_unit_test(test_perplexity),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
