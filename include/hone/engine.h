@@ -27,7 +27,7 @@ extern "C" {
 typedef struct hone_model hone_model;
 typedef struct hone_session hone_session;
 typedef struct hone_model_desc hone_model_desc; /* hone/model.h */
-typedef struct hone_tokenizer hone_tokenizer;   /* hone/tokenizer.h */
+typedef struct hone_tok hone_tok;               /* hone/tokenizer.h */
 
 enum {
     HONE_ENGINE_FAST = 0,      /* fast kernels (default) */
@@ -46,7 +46,7 @@ int hone_model_load(hone_model **out, const char *path, const hone_load_opts *op
 void hone_model_free(hone_model *m);
 const hone_model_desc *hone_model_get_desc(const hone_model *m);
 /* The model's tokenizer (owned by the model), or NULL if it has none. */
-hone_tokenizer *hone_model_get_tokenizer(const hone_model *m);
+hone_tok *hone_model_get_tokenizer(const hone_model *m);
 
 typedef struct hone_session_opts {
     uint32_t n_ctx;   /* 0 = min(model context, 4096) */
