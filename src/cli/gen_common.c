@@ -255,6 +255,7 @@ int cli_model_open(cli_model *cm, const char *path, int engine, const cli_gen_fl
     if (!cm->gguf_path) return HONE_ENOMEM;
     if ((rc = hone_gguf_open(&cm->gguf, cm->gguf_path, err))) goto fail;
     if ((rc = hone_tok_load_gguf(&cm->tok, cm->gguf, err))) goto fail;
+    cm->own_tok = 1;
     if ((rc = hone_model_desc_from_gguf(&cm->desc_gguf, cm->gguf, err))) goto fail;
     cm->desc = &cm->desc_gguf;
     if (engine) {
@@ -262,6 +263,12 @@ int cli_model_open(cli_model *cm, const char *path, int engine, const cli_gen_fl
                              .adapter_path = f->adapter, .adapter_scale = f->adapter_scale};
         if ((rc = hone_model_load(&cm->model, cm->gguf_path, &lo, err))) goto fail;
         cm->desc = hone_model_get_desc(cm->model);
+        hone_tok *mt = hone_model_get_tokenizer(cm->model);
+        if (mt) { /* one copy of the vocabulary: the engine's */
+            hone_tok_free(cm->tok);
+            cm->tok = mt;
+            cm->own_tok = 0;
+        }
     }
     return HONE_OK;
 fail:
@@ -270,8 +277,8 @@ fail:
 }
 
 void cli_model_close(cli_model *cm) {
+    if (cm->own_tok) hone_tok_free(cm->tok);
     if (cm->model) hone_model_free(cm->model);
-    hone_tok_free(cm->tok);
     hone_gguf_close(cm->gguf);
     free(cm->gguf_path);
     memset(cm, 0, sizeof *cm);

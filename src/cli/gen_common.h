@@ -25,7 +25,8 @@ typedef struct cli_gen_flags {
 typedef struct cli_model {
     char *gguf_path;             /* the GGUF file (an ollama: reference resolved) */
     hone_gguf *gguf;             /* for the tokenizer and the chat template */
-    hone_tok *tok;
+    hone_tok *tok;               /* the model's own once the engine is loaded */
+    int own_tok;                 /* tok was loaded here (free it) */
     hone_model *model;           /* NULL when opened without the engine */
     hone_model_desc desc_gguf;   /* from the GGUF metadata */
     const hone_model_desc *desc; /* the engine's, or desc_gguf */

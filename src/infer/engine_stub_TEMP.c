@@ -14,6 +14,7 @@ WEAK int hone_model_load(hone_model **out, const char *path, const hone_load_opt
 }
 WEAK void hone_model_free(hone_model *m) {}
 WEAK const hone_model_desc *hone_model_get_desc(const hone_model *m) { return NULL; }
+WEAK hone_tok *hone_model_get_tokenizer(const hone_model *m) { return NULL; }
 WEAK int hone_session_init(hone_session **out, hone_model *m, const hone_session_opts *opts,
                            hone_err *err) {
     *out = NULL;
