@@ -1,12 +1,15 @@
 /* sampler.c: the sampling chain of hone/sampler.h (penalties, greedy, top-k, top-p,
  * min-p, temperature, seeded draw) and the xoshiro256** PRNG.
  *
- * Design: one candidate array of (logit, id) pairs for the whole vocabulary is
- * filled from the logits row each call and shrunk in place by each step (n_cand).
- * Sorting is only done where a step needs order: top-k selects the k largest by
- * quickselect and sorts just those; top-p without top-k selects and sorts the
- * largest m candidates for growing m (256, 2048, ...) until the cumulative
- * probability reaches p, so a 262k vocabulary is never fully sorted in practice.
+ * Design: the logits row is copied to `work` and penalised in place (only the
+ * history's tokens change). Greedy is an argmax over work. Otherwise a candidate
+ * array of (logit, id) pairs is built and shrunk in place by each step (n_cand):
+ * top-k scans work once with a k-entry heap (one float comparison per token for
+ * almost all of them) and sorts the k; min-p without top-k / top-p keeps only its
+ * survivors; top-p without top-k buckets the probability mass by distance below
+ * the maximum (0.25 nats per bucket), sorts only the buckets up to where the
+ * cumulative mass crosses p (plus one, for rounding), and cuts exactly within
+ * them, so a 262k vocabulary is never fully sorted in practice.
  * All comparisons use the total order (logit descending, id ascending), which makes
  * every result independent of the selection algorithm. The penalty history is a
  * ring of the last repeat_last_n tokens with per-token counts kept up to date on
@@ -27,6 +30,7 @@ typedef struct cand {
 struct hone_sampler {
     hone_sampler_params p;
     uint32_t n_vocab;
+    float *work;      /* (n_vocab) the logits row with the penalties applied */
     cand *cand;       /* (n_vocab) working candidates; the first n_cand are live */
     uint32_t n_cand;
     int sorted;       /* the live candidates are in descending order */
@@ -111,13 +115,14 @@ int hone_sampler_init(hone_sampler **out, const hone_sampler_params *p, uint32_t
     if (!s) return hone_err_set(err, HONE_ENOMEM, "sampler: out of memory");
     s->p = *p;
     s->n_vocab = n_vocab;
+    s->work = malloc((size_t)n_vocab * sizeof *s->work);
     s->cand = malloc((size_t)n_vocab * sizeof *s->cand);
     s->out_ids = malloc((size_t)n_vocab * sizeof *s->out_ids);
     s->out_prob = malloc((size_t)n_vocab * sizeof *s->out_prob);
     s->count = calloc(n_vocab, sizeof *s->count);
     s->stamp = calloc(n_vocab, sizeof *s->stamp);
     s->hist = malloc((size_t)(p->repeat_last_n > 0 ? p->repeat_last_n : 1) * sizeof *s->hist);
-    if (!s->cand || !s->out_ids || !s->out_prob || !s->count || !s->stamp || !s->hist) {
+    if (!s->work || !s->cand || !s->out_ids || !s->out_prob || !s->count || !s->stamp || !s->hist) {
         hone_sampler_free(s);
         return hone_err_set(err, HONE_ENOMEM, "sampler: out of memory for %u-token vocabulary",
                             n_vocab);
@@ -129,6 +134,7 @@ int hone_sampler_init(hone_sampler **out, const hone_sampler_params *p, uint32_t
 
 void hone_sampler_free(hone_sampler *s) {
     if (!s) return;
+    free(s->work);
     free(s->cand);
     free(s->out_ids);
     free(s->out_prob);
@@ -189,7 +195,6 @@ static void cand_select(cand *c, uint32_t n, uint32_t k) {
     uint32_t lo = 0, hi = n; /* the k-th boundary lies in [lo, hi) */
     while (hi - lo > 1 && k > lo && k < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        /* median of three into c[hi-1] as pivot */
         if (cand_before(&c[mid], &c[lo])) cand_swap(&c[mid], &c[lo]);
         if (cand_before(&c[hi - 1], &c[lo])) cand_swap(&c[hi - 1], &c[lo]);
         if (cand_before(&c[mid], &c[hi - 1])) cand_swap(&c[mid], &c[hi - 1]);
@@ -204,13 +209,14 @@ static void cand_select(cand *c, uint32_t n, uint32_t k) {
     }
 }
 
-/* Keeps the k first candidates, sorted. */
+/* Keeps the k first live candidates, sorted. */
 static void cand_top_sorted(hone_sampler *s, uint32_t k) {
     if (k < s->n_cand) cand_select(s->cand, s->n_cand, k);
     else k = s->n_cand;
     qsort(s->cand, k, sizeof *s->cand, cand_cmp);
 }
 
+/* work[] = logits with the penalties applied (only the history's tokens change). */
 static void apply_penalties(hone_sampler *s) {
     const hone_sampler_params *p = &s->p;
     if (s->hist_n == 0) return;
@@ -225,33 +231,102 @@ static void apply_penalties(hone_sampler *s) {
         int32_t t = s->hist[(s->hist_head + i) % cap];
         if (s->stamp[t] == s->cur_stamp) continue;
         s->stamp[t] = s->cur_stamp;
-        /* candidates are still in id order here: cand[t].id == t */
-        float l = s->cand[t].logit;
+        float l = s->work[t];
         l = l > 0.0f ? l / p->repeat_penalty : l * p->repeat_penalty;
         l -= (float)s->count[t] * p->frequency_penalty + p->presence_penalty;
-        s->cand[t].logit = l;
+        s->work[t] = l;
     }
 }
+
+/* Largest value of w[0..n) (NaN ignored unless all are NaN); 8 independent lanes so
+ * the loop is not one long dependency chain. */
+static float max_of(const float *w, uint32_t n) {
+    float m[8];
+    uint32_t i = 0;
+    for (int j = 0; j < 8; j++) m[j] = -INFINITY;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) m[j] = w[i + j] > m[j] ? w[i + j] : m[j];
+    for (; i < n; i++) m[0] = w[i] > m[0] ? w[i] : m[0];
+    float r = m[0];
+    for (int j = 1; j < 8; j++) r = m[j] > r ? m[j] : r;
+    return r;
+}
+
+/* The k first of work[] in the total order, sorted, into cand[0..k): a min-heap of
+ * the k best so far whose root is the worst of them; most entries fail the single
+ * float comparison against the root. */
+static void heap_sift(cand *h, uint32_t k, uint32_t i) {
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < k && cand_before(&h[w], &h[l])) w = l; /* the worse one goes up */
+        if (r < k && cand_before(&h[w], &h[r])) w = r;
+        if (w == i) return;
+        cand_swap(&h[i], &h[w]);
+        i = w;
+    }
+}
+
+static void top_k_from_work(hone_sampler *s, uint32_t k) {
+    cand *h = s->cand;
+    const float *w = s->work;
+    for (uint32_t i = 0; i < k; i++) h[i] = (cand){w[i], (int32_t)i};
+    for (int64_t i = (int64_t)k / 2 - 1; i >= 0; i--) heap_sift(h, k, (uint32_t)i);
+    for (uint32_t i = k; i < s->n_vocab; i++) {
+        /* ids ascend, so an equal logit comes after the root: only > enters */
+        if (!(w[i] > h[0].logit)) continue;
+        h[0] = (cand){w[i], (int32_t)i};
+        heap_sift(h, k, 0);
+    }
+    qsort(h, k, sizeof *h, cand_cmp);
+    s->n_cand = k;
+    s->sorted = 1;
+}
+
+enum { N_BUCKET = 128 }; /* top-p buckets of 0.25 nats below the maximum */
 
 static void apply_top_p(hone_sampler *s) {
     double pp = s->p.top_p;
     uint32_t n = s->n_cand;
-    /* normaliser over all live candidates, fixed order (the current array order is a
-     * deterministic function of the input) */
-    float mx = s->cand[0].logit;
+    cand *c = s->cand;
+    /* normaliser over all live candidates in array order (a deterministic function of
+     * the input), and the mass per bucket of distance below the maximum */
+    float mx = c[0].logit;
     for (uint32_t i = 1; i < n; i++)
-        if (s->cand[i].logit > mx) mx = s->cand[i].logit;
-    double total = 0.0;
-    for (uint32_t i = 0; i < n; i++) total += exp((double)s->cand[i].logit - mx);
-    uint32_t m = s->sorted ? n : (n < 256 ? n : 256);
-    for (;;) {
-        if (!s->sorted) {
-            cand_top_sorted(s, m);
-            if (m == n) s->sorted = 1;
+        if (c[i].logit > mx) mx = c[i].logit;
+    double total = 0.0, mass[N_BUCKET] = {0};
+    for (uint32_t i = 0; i < n; i++) {
+        double d = (double)mx - c[i].logit, e = exp(-d);
+        total += e;
+        int b = d < N_BUCKET / 4.0 ? (int)(d * 4.0) : N_BUCKET - 1;
+        mass[b] += e;
+    }
+    uint32_t m = n;
+    if (!s->sorted && n > 256) {
+        /* the buckets up to where the cumulative mass crosses p, plus one for rounding:
+         * a prefix of the sorted order (equal logits share a bucket) */
+        double cum = 0.0;
+        int last = N_BUCKET - 1;
+        for (int b = 0; b < N_BUCKET; b++)
+            if ((cum += mass[b]) >= pp * total) {
+                last = b + 1 < N_BUCKET ? b + 1 : b;
+                break;
+            }
+        double dmax = (last + 1) / 4.0;
+        m = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            double d = (double)mx - c[i].logit;
+            if (last == N_BUCKET - 1 || d < dmax) cand_swap(&c[i], &c[m++]);
         }
+        qsort(c, m, sizeof *c, cand_cmp);
+        if (m == n) s->sorted = 1;
+    } else if (!s->sorted) {
+        qsort(c, n, sizeof *c, cand_cmp);
+        s->sorted = 1;
+    }
+    for (;;) {
         double cum = 0.0;
         for (uint32_t i = 0; i < m; i++) {
-            cum += exp((double)s->cand[i].logit - mx) / total;
+            cum += exp((double)c[i].logit - mx) / total;
             if (cum >= pp) {
                 s->n_cand = i + 1;
                 s->sorted = 1;
@@ -259,7 +334,10 @@ static void apply_top_p(hone_sampler *s) {
             }
         }
         if (m == n) return; /* rounding kept the sum below p: keep everything */
-        m = (m > n / 8) ? n : m * 8;
+        /* the collected prefix fell short by rounding: sort everything (rare) */
+        cand_top_sorted(s, n);
+        s->sorted = 1;
+        m = n;
     }
 }
 
@@ -279,27 +357,33 @@ static void apply_min_p(hone_sampler *s) {
 int32_t hone_sampler_sample(hone_sampler *s, const float *logits) {
     const hone_sampler_params *p = &s->p;
     uint32_t n = s->n_vocab;
-    for (uint32_t i = 0; i < n; i++) {
-        s->cand[i].logit = logits[i];
-        s->cand[i].id = (int32_t)i;
-    }
-    s->n_cand = n;
-    s->sorted = 0;
+    memcpy(s->work, logits, (size_t)n * sizeof *s->work);
     apply_penalties(s);
+    s->sorted = 0;
 
-    if (p->temperature <= 0.0f) {
+    if (p->temperature <= 0.0f) { /* greedy: the first index holding the maximum */
+        float mx = max_of(s->work, n);
         uint32_t best = 0;
-        for (uint32_t i = 1; i < n; i++)
-            if (cand_before(&s->cand[i], &s->cand[best])) best = i;
-        s->out_ids[0] = s->cand[best].id;
+        while (best + 1 < n && !(s->work[best] == mx)) best++;
+        s->out_ids[0] = (int32_t)best;
         s->out_prob[0] = 1.0;
         s->n_out = 1;
-        return s->cand[best].id;
+        return (int32_t)best;
     }
-    if (p->top_k > 0 && (uint32_t)p->top_k < s->n_cand) {
-        cand_top_sorted(s, (uint32_t)p->top_k);
-        s->n_cand = (uint32_t)p->top_k;
-        s->sorted = 1;
+    if (p->top_k > 0 && (uint32_t)p->top_k < n) {
+        top_k_from_work(s, (uint32_t)p->top_k);
+    } else if (p->top_p >= 1.0f && p->min_p > 0.0f) {
+        /* min-p straight from work: only the survivors become candidates */
+        float mx = max_of(s->work, n);
+        double thr = log((double)p->min_p);
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < n; i++)
+            if ((double)s->work[i] - mx >= thr) s->cand[k++] = (cand){s->work[i], (int32_t)i};
+        if (k == 0) s->cand[k++] = (cand){s->work[0], 0}; /* all NaN */
+        s->n_cand = k;
+    } else {
+        for (uint32_t i = 0; i < n; i++) s->cand[i] = (cand){s->work[i], (int32_t)i};
+        s->n_cand = n;
     }
     if (p->top_p < 1.0f) apply_top_p(s);
     if (p->min_p > 0.0f) apply_min_p(s);
