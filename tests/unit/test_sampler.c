@@ -291,6 +291,41 @@ static void test_large_vocab_vs_full_sort(void **state) {
     assert_int_equal(hone_sampler_candidates(s, &ids, NULL), 300);
     for (int i = 0; i < 300; i++) assert_int_equal(ids[i], order[i]);
     hone_sampler_free(s);
+
+    /* top-k 300 then top-p 0.5: top-p normalises over the 300 survivors */
+    p.top_p = 0.5f;
+    s = mk(&p, N);
+    hone_sampler_sample(s, l);
+    double t300 = 0, cum = 0;
+    for (int i = 0; i < 300; i++) t300 += prob[order[i]];
+    int want = 300;
+    for (int i = 0; i < 300; i++)
+        if ((cum += prob[order[i]] / t300) >= 0.5) {
+            want = i + 1;
+            break;
+        }
+    assert_int_equal(hone_sampler_candidates(s, &ids, NULL), want);
+    hone_sampler_free(s);
+
+    /* min-p alone (the survivors are taken straight from the row) */
+    p = plain();
+    p.min_p = 0.05f;
+    s = mk(&p, N);
+    hone_sampler_sample(s, l);
+    int nmin = 0;
+    for (int i = 0; i < N; i++) nmin += (double)l[i] - mx >= log(0.05);
+    uint32_t got = hone_sampler_candidates(s, &ids, NULL);
+    print_message("min-p 0.05 keeps %u of %d (brute force %d)\n", got, N, nmin);
+    assert_int_equal(got, nmin);
+    for (uint32_t i = 0; i < got; i++) assert_true((double)l[ids[i]] - mx >= log(0.05));
+    hone_sampler_free(s);
+
+    /* greedy */
+    p = plain();
+    p.temperature = 0.0f;
+    s = mk(&p, N);
+    assert_int_equal(hone_sampler_sample(s, l), order[0]);
+    hone_sampler_free(s);
 }
 
 /* Chi-square of n draws against the expected probabilities. */
