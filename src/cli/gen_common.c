@@ -159,8 +159,8 @@ int cli_gen_flag(const char *cmd, int argc, char **argv, int *i, cli_gen_flags *
         char *end;
         errno = 0;
         unsigned long long s = strtoull(val, &end, 0);
-        if (!*val || *end || errno || val[0] == '-')
-            return cli_usage_error(cmd, "%s: expected a non-negative integer, got '%s'", a, val);
+        if (!*val || *end || errno || val[0] == '-' || s > INT64_MAX)
+            return cli_usage_error(cmd, "%s: expected an integer in [0, 2^63), got '%s'", a, val);
         f->sp.seed = s;
         f->seed_set = 1;
         return 1;
