@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/gen_common.h"
@@ -253,6 +254,13 @@ int cli_model_open(cli_model *cm, const char *path, int engine, const cli_gen_fl
         cm->gguf_path = strdup(path);
     }
     if (!cm->gguf_path) return HONE_ENOMEM;
+    struct stat sb;
+    if (stat(cm->gguf_path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        snprintf(err->msg, sizeof err->msg, "%s: a folder; generating needs a GGUF file for now "
+                 "(its tokenizer; HF tokenizer.json is not read yet)", cm->gguf_path);
+        rc = err->code = HONE_EUNSUPPORTED;
+        goto fail;
+    }
     if ((rc = hone_gguf_open(&cm->gguf, cm->gguf_path, err))) goto fail;
     if ((rc = hone_tok_load_gguf(&cm->tok, cm->gguf, err))) goto fail;
     cm->own_tok = 1;
