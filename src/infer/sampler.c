@@ -178,11 +178,6 @@ static inline int cand_before(const cand *a, const cand *b) {
     return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
 }
 
-static int cand_cmp(const void *pa, const void *pb) {
-    const cand *a = pa, *b = pb;
-    return cand_before(a, b) ? -1 : cand_before(b, a) ? 1 : 0;
-}
-
 static inline void cand_swap(cand *a, cand *b) {
     cand t = *a;
     *a = *b;
@@ -209,11 +204,43 @@ static void cand_select(cand *c, uint32_t n, uint32_t k) {
     }
 }
 
+/* Sifts h[i] down a heap over h[0..k) whose root is the WORST entry. */
+static void heap_sift(cand *h, uint32_t k, uint32_t i) {
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < k && cand_before(&h[w], &h[l])) w = l; /* the worse one goes up */
+        if (r < k && cand_before(&h[w], &h[r])) w = r;
+        if (w == i) return;
+        cand_swap(&h[i], &h[w]);
+        i = w;
+    }
+}
+
+/* Sorts c[0..n) best first without allocating (qsort may malloc): insertion sort for
+ * short arrays, else heapsort over the worst-at-root heap. The order is total, so
+ * the result is unique. */
+static void cand_sort(cand *c, uint32_t n) {
+    if (n < 32) {
+        for (uint32_t i = 1; i < n; i++) {
+            cand x = c[i];
+            uint32_t j = i;
+            for (; j > 0 && cand_before(&x, &c[j - 1]); j--) c[j] = c[j - 1];
+            c[j] = x;
+        }
+        return;
+    }
+    for (int64_t i = (int64_t)n / 2 - 1; i >= 0; i--) heap_sift(c, n, (uint32_t)i);
+    for (uint32_t end = n - 1; end > 0; end--) { /* the worst goes to the back */
+        cand_swap(&c[0], &c[end]);
+        heap_sift(c, end, 0);
+    }
+}
+
 /* Keeps the k first live candidates, sorted. */
 static void cand_top_sorted(hone_sampler *s, uint32_t k) {
     if (k < s->n_cand) cand_select(s->cand, s->n_cand, k);
     else k = s->n_cand;
-    qsort(s->cand, k, sizeof *s->cand, cand_cmp);
+    cand_sort(s->cand, k);
 }
 
 /* work[] = logits with the penalties applied (only the history's tokens change). */
@@ -255,17 +282,6 @@ static float max_of(const float *w, uint32_t n) {
 /* The k first of work[] in the total order, sorted, into cand[0..k): a min-heap of
  * the k best so far whose root is the worst of them; most entries fail the single
  * float comparison against the root. */
-static void heap_sift(cand *h, uint32_t k, uint32_t i) {
-    for (;;) {
-        uint32_t l = 2 * i + 1, r = l + 1, w = i;
-        if (l < k && cand_before(&h[w], &h[l])) w = l; /* the worse one goes up */
-        if (r < k && cand_before(&h[w], &h[r])) w = r;
-        if (w == i) return;
-        cand_swap(&h[i], &h[w]);
-        i = w;
-    }
-}
-
 static void top_k_from_work(hone_sampler *s, uint32_t k) {
     cand *h = s->cand;
     const float *w = s->work;
@@ -277,7 +293,7 @@ static void top_k_from_work(hone_sampler *s, uint32_t k) {
         h[0] = (cand){w[i], (int32_t)i};
         heap_sift(h, k, 0);
     }
-    qsort(h, k, sizeof *h, cand_cmp);
+    cand_sort(h, k);
     s->n_cand = k;
     s->sorted = 1;
 }
@@ -317,10 +333,10 @@ static void apply_top_p(hone_sampler *s) {
             double d = (double)mx - c[i].logit;
             if (last == N_BUCKET - 1 || d < dmax) cand_swap(&c[i], &c[m++]);
         }
-        qsort(c, m, sizeof *c, cand_cmp);
+        cand_sort(c, m);
         if (m == n) s->sorted = 1;
     } else if (!s->sorted) {
-        qsort(c, n, sizeof *c, cand_cmp);
+        cand_sort(c, n);
         s->sorted = 1;
     }
     for (;;) {
