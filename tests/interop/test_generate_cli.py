@@ -17,7 +17,8 @@ With the engine, on both real models (tiny runs: a few dozen tokens):
 - perplexity --ctx 64 --json: a finite PPL in (1, vocab), tokens_scored = chunks * 31;
 - bench -p 32 -n 8 -r 2 --json: pp32 and tg8 entries with positive tokens/s;
 - chat over standard input: the greedy answer equals generate's for the same prompt,
-  and the same again after /reset (KV reuse up to the common prefix).
+  and the same again after /reset (KV reuse up to the common prefix); on a
+  pseudo-terminal the libedit prompt appears, the answer streams, Ctrl-D exits 0.
 Exact comparisons (strings, integers).
 """
 import json
@@ -213,6 +214,36 @@ for model in have if engine else []:
         fail(f"{name}: chat: rc {r.returncode}, got {r.stdout!r}, want {want!r}; {r.stderr}")
     else:
         print(f"  ok {name}: chat answers = generate's, twice across /reset: {one['text']!r}")
+    # chat on a terminal (a pseudo-terminal): libedit's prompt, then the same answer
+    import pty, select, time
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(HONE, [HONE, "chat", "--model", model, *q])
+    out = b""
+
+    def read_until(needle, limit=120):
+        global out
+        end = time.time() + limit
+        while needle not in out and time.time() < end:
+            r_, _, _ = select.select([fd], [], [], 0.5)
+            if r_:
+                try:
+                    out += os.read(fd, 4096)
+                except OSError:
+                    break
+        return needle in out
+
+    ok = read_until(b"> ")
+    os.write(fd, b"Say hello.\r")
+    ok = ok and read_until(b"> ", 120) and out.count(b"> ") >= 2
+    os.write(fd, b"\x04")  # Ctrl-D ends the chat
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    shown = out.decode("utf-8", "replace").replace("\r", "")
+    if not ok or one["text"].strip() not in shown or os.waitstatus_to_exitcode(status) != 0:
+        fail(f"{name}: chat on a terminal: exit {status}, output {shown!r}, want {one['text']!r} inside")
+    else:
+        print(f"  ok {name}: chat on a terminal (libedit prompt, answer streamed, Ctrl-D exits 0)")
     # perplexity
     text = os.path.join(tmp, "ppl.txt")
     with open(text, "w") as f:
