@@ -203,9 +203,13 @@ int cmd_bench(int argc, char **argv) {
         printf("| model | size | params | engine | threads | test | t/s |\n");
         printf("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
         for (int i = 0; i < n_res; i++)
-            printf("| %s | %.2f GiB | %.2f M | %s | %d | %s | %.2f ± %.2f |\n", mname, gib,
-                   (double)cm.desc->n_params / 1e6, gf.reference ? "reference" : "fast",
-                   gf.threads, res[i].name, res[i].mean, res[i].sd);
+        {
+            char th[16];
+            snprintf(th, sizeof th, gf.threads ? "%d" : "all", gf.threads);
+            printf("| %s | %.2f GiB | %.2f M | %s | %s | %s | %.2f ± %.2f |\n", mname, gib,
+                   (double)cm.desc->n_params / 1e6, gf.reference ? "reference" : "fast", th,
+                   res[i].name, res[i].mean, res[i].sd);
+        }
     }
     rc = 0;
     goto done;

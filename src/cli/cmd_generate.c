@@ -51,6 +51,13 @@ typedef struct outbuf {
     int stream;
 } outbuf;
 
+/* A float flag value as the decimal the user typed (0.8f -> 0.8, not 0.800000011920929). */
+static double f2d(float x) {
+    char b[32];
+    snprintf(b, sizeof b, "%.7g", (double)x);
+    return strtod(b, NULL);
+}
+
 static int on_text(void *u, const char *t, size_t n) {
     outbuf *o = u;
     if (o->stream) {
@@ -198,14 +205,14 @@ int cmd_generate(int argc, char **argv) {
         json_object_set_new(j, "model", json_string(model));
         json_object_set_new(j, "sign", json_string(hone_sign_mode_name(sg.mode)));
         json_t *s = json_object();
-        json_object_set_new(s, "temperature", json_real(gf.sp.temperature));
+        json_object_set_new(s, "temperature", json_real(f2d(gf.sp.temperature)));
         json_object_set_new(s, "top_k", json_integer(gf.sp.top_k));
-        json_object_set_new(s, "top_p", json_real(gf.sp.top_p));
-        json_object_set_new(s, "min_p", json_real(gf.sp.min_p));
-        json_object_set_new(s, "repeat_penalty", json_real(gf.sp.repeat_penalty));
+        json_object_set_new(s, "top_p", json_real(f2d(gf.sp.top_p)));
+        json_object_set_new(s, "min_p", json_real(f2d(gf.sp.min_p)));
+        json_object_set_new(s, "repeat_penalty", json_real(f2d(gf.sp.repeat_penalty)));
         json_object_set_new(s, "repeat_last_n", json_integer(gf.sp.repeat_last_n));
-        json_object_set_new(s, "presence_penalty", json_real(gf.sp.presence_penalty));
-        json_object_set_new(s, "frequency_penalty", json_real(gf.sp.frequency_penalty));
+        json_object_set_new(s, "presence_penalty", json_real(f2d(gf.sp.presence_penalty)));
+        json_object_set_new(s, "frequency_penalty", json_real(f2d(gf.sp.frequency_penalty)));
         json_object_set_new(s, "max_tokens", json_integer(gf.max_tokens));
         json_object_set_new(j, "sampling", s);
         char *out = json_dumps(j, JSON_INDENT(2));
