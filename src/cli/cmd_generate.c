@@ -36,7 +36,8 @@ static void usage(FILE *f) {
             "  --raw               no template: the system text and prompt as they are (BOS added\n"
             "                      when the model asks for it); special-token text is parsed\n"
             "  --json              print one JSON object: text, finish_reason (stop | length | eot),\n"
-            "                      prompt_tokens, completion_tokens, timings, seed, template\n"
+            "                      prompt_tokens, completion_tokens, prompt_ids, completion_ids\n"
+            "                      (the end token included), timings, seed, template, sampling\n"
             "  --show-prompt       print the exact prompt text after the template and exit\n"
             "                      (the engine is not loaded)\n"
             "  --special           show control tokens in the output\n"
@@ -133,7 +134,7 @@ int cmd_generate(int argc, char **argv) {
 
     int rc = 1;
     char *prompt_buf = NULL, *kernel = NULL, *kernel_b = NULL, *sys_msg = NULL, *user_msg = NULL;
-    int32_t *ids = NULL;
+    int32_t *ids = NULL, *out_ids = NULL;
     size_t n_ids = 0;
     cli_model cm = {0};
     hone_chat_template *tmpl = NULL;
@@ -188,6 +189,14 @@ int cmd_generate(int argc, char **argv) {
                         .stop = gf.stops, .n_stop = gf.n_stop, .eot = eot, .n_eot = n_eot,
                         .ignore_eog = gf.ignore_eos, .decode_flags = special ? HONE_TOK_SPECIAL : 0,
                         .on_text = on_text, .user = &ob};
+    size_t out_cap = gf.max_tokens ? gf.max_tokens : n_ctx;
+    if (!(out_ids = malloc(out_cap * sizeof *out_ids))) {
+        err.code = HONE_ENOMEM;
+        snprintf(err.msg, sizeof err.msg, "generate: out of memory");
+        goto fail;
+    }
+    go.out_ids = out_ids;
+    go.out_cap = out_cap;
     hone_gen_stats st;
     if (hone_generate(sess, cm.tok, smp, ids, n_ids, 0, &go, &st, &err)) goto fail;
     if (json) {
@@ -196,6 +205,12 @@ int cmd_generate(int argc, char **argv) {
         json_object_set_new(j, "finish_reason", json_string(hone_finish_name(st.finish)));
         json_object_set_new(j, "prompt_tokens", json_integer(st.n_prompt));
         json_object_set_new(j, "completion_tokens", json_integer(st.n_gen));
+        json_t *ci = json_array(), *pi = json_array();
+        for (uint32_t k = 0; k < st.n_gen && k < out_cap; k++)
+            json_array_append_new(ci, json_integer(out_ids[k]));
+        for (size_t k = 0; k < n_ids; k++) json_array_append_new(pi, json_integer(ids[k]));
+        json_object_set_new(j, "prompt_ids", pi);
+        json_object_set_new(j, "completion_ids", ci);
         json_object_set_new(j, "prompt_ms", json_real(st.t_prompt_s * 1e3));
         json_object_set_new(j, "gen_ms", json_real(st.t_gen_s * 1e3));
         json_object_set_new(j, "prompt_tps", json_real(st.prompt_tps));
@@ -237,6 +252,7 @@ done:
     if (tmpl) hone_chat_template_close(tmpl);
     cli_model_close(&cm);
     free(ids);
+    free(out_ids);
     free(prompt_buf);
     free(kernel);
     free(kernel_b);

@@ -8,8 +8,8 @@ Without the engine (always run):
   <bos>; SmolLM2's ChatML with its default system prompt).
 With the engine, on both real models (tiny runs: a few dozen tokens):
 - the same seed gives byte-identical --json output text; --json has its fields and
-  prompt_tokens equals `hone tokenize --special --count` of the --show-prompt text
-  (plus BOS when the model adds one and the template does not write it);
+  prompt_ids equal `hone tokenize --special` of the --show-prompt text (plus BOS when
+  the model adds one and the template does not write it);
 - -n 5 --ignore-eos: finish_reason "length", completion_tokens 5;
 - stop strings on a real model: greedy text T without a stop string; with --stop S
   (S taken from inside T, spanning tokens), the output is exactly T up to S's first
@@ -175,16 +175,15 @@ for model in have if engine else []:
             fail(f"{name}: --json field {k!r} missing or not {t.__name__}: {a.get(k)!r}")
     if a["finish_reason"] not in ("stop", "length", "eot") or a["completion_tokens"] > 24:
         fail(f"{name}: finish_reason {a['finish_reason']!r}, completion_tokens {a['completion_tokens']}")
-    # prompt_tokens == tokenize of the rendered prompt
+    # prompt_ids == `hone tokenize --special` of the rendered prompt (with --bos when the
+    # model adds one and the template does not write it)
     shown = hone("generate", "--model", model, "--prompt", base[1], "--show-prompt").stdout
-    cnt_args = ["tokenize", "--model", model, "--special", "--count"]
-    cnt = hone(*cnt_args, stdin=shown)
-    want_n = int(cnt.stdout.strip())
-    if a["prompt_tokens"] != want_n:
-        # the model may add a BOS the template does not write
-        bos = hone(*cnt_args, "--bos", stdin=shown)
-        if a["prompt_tokens"] != int(bos.stdout.strip()):
-            fail(f"{name}: prompt_tokens {a['prompt_tokens']}, tokenize says {want_n}")
+    toks = [int(x) for x in hone("tokenize", "--model", model, "--special", stdin=shown).stdout.split()]
+    toks_bos = [int(x) for x in hone("tokenize", "--model", model, "--special", "--bos", stdin=shown).stdout.split()]
+    if a["prompt_ids"] not in (toks, toks_bos) or a["prompt_tokens"] != len(a["prompt_ids"]):
+        fail(f"{name}: prompt_ids {a['prompt_ids'][:8]}... ({a['prompt_tokens']}) vs tokenize {toks[:8]}...")
+    if len(a["completion_ids"]) != a["completion_tokens"]:
+        fail(f"{name}: {len(a['completion_ids'])} completion_ids for {a['completion_tokens']} tokens")
     # length
     d, _ = gen_json(model, "--prompt", "Count: 1, 2, 3,", "-n", "5", "--ignore-eos", "--temp", "0")
     if d["finish_reason"] != "length" or d["completion_tokens"] != 5:
