@@ -15,9 +15,10 @@
  *             reminder, "\n\n" REMINDER. KERNEL_B defaults to KERNEL.
  * SEP is "\n\n---\n\n": a line "---" with a blank line on each side (a "---" right
  * under a text line would make Markdown read that line as a heading). Trailing
- * whitespace (spaces, tabs, CR, LF) of the kernel, prompt and reminder is dropped
- * before joining, so a kernel file's final newline does not double the blank line;
- * nothing else is changed.
+ * whitespace (spaces, tabs, CR, LF) is dropped from the kernels and the reminder (a
+ * file's final newline), and from the prompt where a SEP follows it (postfix,
+ * sandwich); elsewhere the prompt is kept byte for byte (none, system, prefix), so an
+ * unsigned prompt reaches the template exactly as given.
  */
 #ifndef HONE_SIGN_H
 #define HONE_SIGN_H

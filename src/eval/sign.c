@@ -73,17 +73,17 @@ int hone_sign_apply(const hone_sign *s, const char *system, const char *prompt, 
     char *so = NULL, *uo = NULL;
     switch (s->mode) {
     case HONE_SIGN_NONE:
-        uo = join((part[]){{prompt, 1}}, 1);
+        uo = join((part[]){{prompt, 0}}, 1);
         break;
     case HONE_SIGN_SYSTEM:
-        uo = join((part[]){{prompt, 1}}, 1);
+        uo = join((part[]){{prompt, 0}}, 1);
         if (sys) so = join((part[]){{s->kernel, 1}, {"\n\n", 0}, {sys, 0}}, 3);
         else so = join((part[]){{s->kernel, 1}}, 1);
         sys = NULL;
         if (!so) goto oom;
         break;
     case HONE_SIGN_PREFIX:
-        uo = join((part[]){{s->kernel, 1}, {SEP, 0}, {prompt, 1}}, 3);
+        uo = join((part[]){{s->kernel, 1}, {SEP, 0}, {prompt, 0}}, 3);
         break;
     case HONE_SIGN_POSTFIX:
         uo = join((part[]){{prompt, 1}, {SEP, 0}, {s->kernel, 1}}, 3);

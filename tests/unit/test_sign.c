@@ -29,7 +29,14 @@ static void test_modes(void **state) {
     check(HONE_SIGN_SYSTEM, K, NULL, NULL, "Answer briefly.", P, "Be kind.\n\nAnswer briefly.",
           "What is 2+2?");
     check(HONE_SIGN_PREFIX, K, NULL, NULL, NULL, P, NULL, "Be kind.\n\n---\n\nWhat is 2+2?");
-    check(HONE_SIGN_PREFIX, K, NULL, NULL, "S", "What is 2+2?\r\n", "S", "Be kind.\n\n---\n\nWhat is 2+2?");
+    /* the prompt keeps its trailing whitespace unless a separator follows it */
+    check(HONE_SIGN_PREFIX, K, NULL, NULL, "S", "What is 2+2?\r\n", "S",
+          "Be kind.\n\n---\n\nWhat is 2+2?\r\n");
+    check(HONE_SIGN_NONE, NULL, NULL, NULL, NULL, "code {\n", NULL, "code {\n");
+    check(HONE_SIGN_SYSTEM, K, NULL, NULL, NULL, "x \n", "Be kind.", "x \n");
+    check(HONE_SIGN_POSTFIX, K, NULL, NULL, NULL, "x \n", NULL, "x\n\n---\n\nBe kind.");
+    check(HONE_SIGN_SANDWICH, K, NULL, NULL, NULL, "x \n", NULL,
+          "Be kind.\n\n---\n\nx\n\n---\n\nBe kind.");
     check(HONE_SIGN_POSTFIX, K, NULL, NULL, NULL, P, NULL, "What is 2+2?\n\n---\n\nBe kind.");
     check(HONE_SIGN_SANDWICH, K, NULL, NULL, NULL, P, NULL,
           "Be kind.\n\n---\n\nWhat is 2+2?\n\n---\n\nBe kind.");
