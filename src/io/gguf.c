@@ -83,6 +83,10 @@ static uint64_t pow2_cap(uint64_t n) {
 
 /* ---- parsing ---------------------------------------------------------------- */
 
+/* printf arguments for a "%.*s" of a name read from the file: at most 120 bytes
+ * (a key may be gigabytes long, and (int) of its length could go negative). */
+#define NAME_ARGS(s) (int)((s).len > 120 ? 120 : (s).len), (s).ptr
+
 /* Reads a GGUF string; `what` names it in messages. */
 static int read_str(hone_cursor *c, hone_str *s, const char *what) {
     uint64_t len;
@@ -108,7 +112,7 @@ static int read_value(hone_gguf *g, hone_cursor *c, gguf_kv *kv) {
         kv->arr_type = et;
         if (et == HONE_GGUF_ARRAY)
             return cursor_fail_at(c, at, "nested arrays are not supported (key '%.*s')",
-                                  (int)kv->key.len, kv->key.ptr);
+                                  NAME_ARGS(kv->key));
         if (et == HONE_GGUF_STRING) {
             /* each string takes at least its 8-byte length */
             if (kv->arr_n > cursor_left(c) / 8)
@@ -136,7 +140,7 @@ static int read_value(hone_gguf *g, hone_cursor *c, gguf_kv *kv) {
     }
     uint32_t sz = vtype_size(kv->type);
     if (!sz) return cursor_fail_at(c, at - 4, "unknown value type %u for key '%.*s'", kv->type,
-                                   (int)kv->key.len, kv->key.ptr);
+                                   NAME_ARGS(kv->key));
     kv->raw = cursor_take(c, sz, "value");
     if (!kv->raw) return HONE_EFORMAT;
     if (kv->type == HONE_GGUF_BOOL && kv->raw[0] > 1)
@@ -147,8 +151,13 @@ static int read_value(hone_gguf *g, hone_cursor *c, gguf_kv *kv) {
 
 static int cmp_tensor_offset(const void *a, const void *b, void *ctx) {
     const gguf_tensor *t = ctx;
-    uint64_t x = t[*(const uint32_t *)a].offset, y = t[*(const uint32_t *)b].offset;
-    return x < y ? -1 : x > y;
+    const gguf_tensor *p = &t[*(const uint32_t *)a], *q = &t[*(const uint32_t *)b];
+    /* ties by size, smallest first, then by index: the order (and so whether
+     * an empty tensor at another's offset counts as overlapping) must not
+     * depend on the sort algorithm */
+    if (p->offset != q->offset) return p->offset < q->offset ? -1 : 1;
+    if (p->nbytes != q->nbytes) return p->nbytes < q->nbytes ? -1 : 1;
+    return p < q ? -1 : p > q;
 }
 
 static int parse(hone_gguf *g, hone_err *err) {
@@ -171,8 +180,9 @@ static int parse(hone_gguf *g, hone_err *err) {
     uint64_t n_tensors, n_kv;
     if (cursor_u64(&c, &n_tensors, "tensor count") || cursor_u64(&c, &n_kv, "metadata count"))
         return HONE_EFORMAT;
-    /* a key-value pair takes at least 8 (key length) + 4 (type) + 1 bytes */
-    if (n_kv > cursor_left(&c) / 13)
+    /* a key-value pair takes at least 8 (key length) + 4 (type) + 1 bytes; the
+     * hash tables hold indices + 1 in a uint32_t (a limit only > 55 GB hits) */
+    if (n_kv > cursor_left(&c) / 13 || n_kv > UINT32_MAX / 2)
         return cursor_fail_at(&c, 16, "metadata count %llu cannot fit in the %zu bytes left",
                               (unsigned long long)n_kv, cursor_left(&c));
     /* a tensor info takes at least 8 + 4 + 8 + 4 + 8 bytes */
@@ -192,7 +202,7 @@ static int parse(hone_gguf *g, hone_err *err) {
         g->n_kv = (int64_t)i + 1; /* so close() frees what was allocated */
         if (kv->key.len == 0) return cursor_fail_at(&c, at, "empty metadata key");
         if (hash_insert(g->kv_hash, g->kv_cap, kv->key, (uint32_t)i, kv_name, g) >= 0)
-            return cursor_fail_at(&c, at, "duplicate metadata key '%.*s'", (int)kv->key.len, kv->key.ptr);
+            return cursor_fail_at(&c, at, "duplicate metadata key '%.*s'", NAME_ARGS(kv->key));
         if (cursor_u32(&c, &kv->type, "value type") || read_value(g, &c, kv)) return HONE_EFORMAT;
         if (str_eq(kv->key, "general.alignment", 17)) {
             uint32_t a;
@@ -279,11 +289,18 @@ static int parse(hone_gguf *g, hone_err *err) {
             break;
         }
     }
-    if (!rc && cursor_align(&c, g->alignment, "padding before tensor data") && n_tensors)
-        rc = HONE_EFORMAT;
     if (!rc) {
-        g->data_offset = c.failed ? c.size : c.pos;
-        if (c.failed) c.failed = 0; /* a file with no tensors may end before the padding */
+        /* A file with no tensors may end before the padding; only then is a
+         * short file fine (and nothing is written into err on success). */
+        uint64_t pad = (g->alignment - c.pos % g->alignment) % g->alignment;
+        if (pad <= cursor_left(&c))
+            g->data_offset = c.pos + pad;
+        else if (!n_tensors)
+            g->data_offset = c.size;
+        else if (cursor_align(&c, g->alignment, "padding before tensor data"))
+            rc = HONE_EFORMAT;
+    }
+    if (!rc) {
         uint64_t data_size = g->size - g->data_offset;
         for (int64_t i = 0; i < g->n_tensors && !rc; i++) {
             gguf_tensor *t = &g->tensors[i];

@@ -1,5 +1,7 @@
 """make_readers_corpus.py: writes the seed corpora for fuzz_safetensors and
-fuzz_hfconfig (tests/corpus/safetensors/, tests/corpus/hfconfig/).
+fuzz_hfconfig (tests/corpus/safetensors/seed/, tests/corpus/hfconfig/seed/;
+the folders above them hold the hand-made corrupt corpora of make_safetensors_corpus.py
+and make_config_corpus.py, which libFuzzer reads together with these).
 
 safetensors seeds: files written by the PyPI safetensors package (several
 dtypes and shapes, metadata, empty) and corrupted copies of them (truncated,
@@ -16,8 +18,8 @@ import struct
 import numpy as np
 from safetensors.numpy import save
 
-ST = "tests/corpus/safetensors"
-HF = "tests/corpus/hfconfig"
+ST = "tests/corpus/safetensors/seed"
+HF = "tests/corpus/hfconfig/seed"
 
 
 def reset(d):
