@@ -7,6 +7,7 @@
  * Input: libedit's readline (line editing, history) on a terminal, plain lines from
  * standard input otherwise (scripts, tests). */
 #include <editline/readline.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,7 +28,7 @@ static void usage(FILE *f) {
             "  /system TEXT    set the system message (empty TEXT: none)\n"
             "  /kernel FILE    use this kernel from now on (signing mode: --sign, or system)\n"
             "  /sign MODE      none | system | prefix | postfix | sandwich\n"
-            "  /help, /quit\n"
+            "  /help, /quit    (Ctrl-C stops an answer; Ctrl-D ends the chat)\n"
             "The kernel is applied to every user message of the conversation as --sign says\n"
             "(see 'hone generate --help' for the modes).\n"
             "\n"
@@ -64,8 +65,13 @@ typedef struct chat {
     size_t n_answer, cap_answer;
 } chat;
 
+/* Ctrl-C while an answer streams stops that answer (not the chat). */
+static volatile sig_atomic_t g_interrupted;
+static void on_sigint(int sig) { g_interrupted = 1; }
+
 static int on_text(void *u, const char *t, size_t n) {
     chat *c = u;
+    if (g_interrupted) return 1;
     fwrite(t, 1, n, stdout);
     fflush(stdout);
     if (c->n_answer + n + 1 > c->cap_answer) {
@@ -137,7 +143,13 @@ static int chat_turn(chat *c, const char *user, hone_err *err) {
                         .decode_flags = c->decode_flags, .on_text = on_text, .user = c,
                         .out_ids = out, .out_cap = out_cap};
     hone_gen_stats st;
+    struct sigaction sa = {0}, old_sa;
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    g_interrupted = 0;
+    sigaction(SIGINT, &sa, &old_sa);
     rc = hone_generate(c->sess, c->cm.tok, c->smp, ids, n_ids, n_past, &go, &st, err);
+    sigaction(SIGINT, &old_sa, NULL);
     /* what the session holds now: the prompt and every sampled token but the last */
     free(c->held);
     c->held = NULL;
@@ -153,6 +165,7 @@ static int chat_turn(chat *c, const char *user, hone_err *err) {
     c->n_held = n_ids + keep;
     printf("\n");
     if (st.finish == HONE_FINISH_LENGTH) fprintf(stderr, "[answer cut at the token limit]\n");
+    if (st.finish == HONE_FINISH_ABORT) fprintf(stderr, "[stopped]\n");
     if (c->n_turns == c->cap_turns) {
         size_t nc = c->cap_turns ? 2 * c->cap_turns : 8;
         turn *t = realloc(c->turns, nc * sizeof *t);
