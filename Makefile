@@ -64,7 +64,7 @@ $(B)/tools/%: tests/tools/%.c $(B)/libhone.a
 
 $(B)/san/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CLANG) $(filter-out $(OPT) -MMD -MP,$(CFLAGS)) $(SAN_FLAGS) -c $< -o $@
+	$(CLANG) $(filter-out $(OPT),$(CFLAGS)) $(SAN_FLAGS) -c $< -o $@
 
 $(B)/san/libhone.a: $(SAN_LIB_OBJ)
 	@rm -f $@
@@ -100,4 +100,4 @@ demo: setup models
 clean:
 	rm -rf $(B)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SAN_LIB_OBJ:.o=.d)

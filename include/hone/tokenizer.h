@@ -1,4 +1,4 @@
-/* hone/tokenizer.h: public API, tokenizers (SentencePiece-BPE, byte-level BPE) and chat templates.
+/* hone/tokenizer.h: public API, tokenizers (SentencePiece-BPE, byte-level BPE) from GGUF or HF files.
  * Included by hone.h; see its conventions.
  *
  * A hone_tok is loaded from the tokenizer.ggml.* metadata of an open GGUF file and
@@ -67,7 +67,16 @@ enum {
 /* Loads the tokenizer described by g's tokenizer.ggml.* keys. An unknown model or
  * pre-tokenizer is HONE_EUNSUPPORTED with its name in the message. */
 int hone_tok_load_gguf(hone_tok **out, const hone_gguf *g, hone_err *err);
+/* Loads DIR/tokenizer.json (+ DIR/tokenizer_config.json when present) of a Hugging
+ * Face model folder: byte-level BPE only for now (GPT-2, Llama 3, Qwen 2, SmolLM2,
+ * DeepSeek); anything else is HONE_EUNSUPPORTED naming the JSON path. */
+int hone_tok_load_hf(hone_tok **out, const char *dir, hone_err *err);
+/* The same from buffers (config_json may be NULL). */
+int hone_tok_load_hf_mem(hone_tok **out, const char *tokenizer_json, size_t len,
+                         const char *config_json, size_t clen, hone_err *err);
 void hone_tok_free(hone_tok *t);
+/* The chat template text of tokenizer_config.json (HF folders), or NULL. */
+const char *hone_tok_chat_template(const hone_tok *t);
 
 hone_tok_kind hone_tok_get_kind(const hone_tok *t);
 const char *hone_tok_pre_name(const hone_tok *t); /* "llama3", "default", ... ("" for SPM) */

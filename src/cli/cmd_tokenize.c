@@ -1,6 +1,7 @@
 /* cmd_tokenize.c: `hone tokenize`: text -> token ids, pieces or a count, with the
  * tokenizer stored in a GGUF file's metadata. */
 #include <jansson.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,8 @@ static void usage(FILE *f) {
             "Turns TEXT (or standard input with '-', the default when no TEXT is given) into\n"
             "the token ids of the model's own tokenizer (GGUF tokenizer.ggml.* metadata).\n"
             "\n"
-            "  --model PATH  GGUF file (a vocab-only GGUF is enough)\n"
+            "  --model PATH  GGUF file (a vocab-only GGUF is enough), or a Hugging Face\n"
+            "                folder with tokenizer.json (byte-level BPE models)\n"
             "  --ids         print the ids, space-separated (default)\n"
             "  --pieces      print one line per token: id, tab, the piece as stored\n"
             "                (escaped: \\n \\t \\\\ \\xHH)\n"
@@ -26,7 +28,16 @@ static void usage(FILE *f) {
             "                `hone inspect`; it is not applied implicitly)\n"
             "  --json        one JSON object: {\"count\", \"ids\", \"pieces\"}\n"
             "  --decode      the input is ids (whitespace-separated); print the text\n"
-            "  --bench N     encode the input N times (one thread) and print the speed\n");
+            "  --bench N     encode the input N times (one thread) and print the speed\n"
+            "\n"
+            "  --chat FILE.json        render a conversation ([{\"role\",\"content\"}...] or\n"
+            "                          {\"messages\": [...]}) with the model's chat template,\n"
+            "                          tokenize it (special tokens parsed) and mark with '*'\n"
+            "                          the tokens training supervises (assistant turns)\n"
+            "  --chat-template NAME    a built-in (gemma, llama3, llama3.1, llama3.2, mistral,\n"
+            "                          chatml, smollm2, chatml-plain, deepseek, raw, seed) or\n"
+            "                          file:PATH, instead of the one recognised from the model\n"
+            "  --gen                   append the open assistant turn (generation prompt)\n");
 }
 
 static char *read_stdin(size_t *n) {
@@ -61,10 +72,151 @@ static void print_escaped(FILE *f, const char *s, size_t n) {
     }
 }
 
+/* A GGUF file, or a Hugging Face folder (tokenizer.json): g stays NULL for a folder. */
+static int load_model(const char *model, hone_gguf **g, hone_tok **t, hone_err *err) {
+    struct stat st;
+    *g = NULL;
+    if (stat(model, &st) == 0 && S_ISDIR(st.st_mode)) return hone_tok_load_hf(t, model, err);
+    int rc = hone_gguf_open(g, model, err);
+    return rc ? rc : hone_tok_load_gguf(t, *g, err);
+}
+
+/* The chat template: --chat-template NAME; else the model's Jinja template
+ * (GGUF tokenizer.chat_template or tokenizer_config.json) recognised; else the
+ * family told by the vocabulary's turn tokens. */
+static int open_template(hone_chat_template **c, const hone_gguf *g, const hone_tok *t, const char *name,
+                         hone_err *err) {
+    if (name) return hone_chat_template_open(c, name, err);
+    hone_str j = {NULL, 0};
+    if (g) hone_gguf_get_str(g, "tokenizer.chat_template", &j);
+    if (!j.ptr && hone_tok_chat_template(t))
+        j = (hone_str){hone_tok_chat_template(t), strlen(hone_tok_chat_template(t))};
+    const char *found = j.ptr ? hone_chat_template_detect(j.ptr, j.len) : NULL;
+    static const struct { const char *tok, *tmpl; } BY_VOCAB[] = {
+        {"<start_of_turn>", "gemma"}, {"<|start_header_id|>", "llama3"}, {"<｜Assistant｜>", "deepseek"},
+        {"<|im_start|>", "chatml-plain"}, {"[INST]", "mistral"},
+    };
+    for (size_t i = 0; !found && i < sizeof BY_VOCAB / sizeof BY_VOCAB[0]; i++)
+        if (hone_tok_find(t, BY_VOCAB[i].tok, strlen(BY_VOCAB[i].tok)) >= 0) found = BY_VOCAB[i].tmpl;
+    if (!found) {
+        err->code = HONE_EUNSUPPORTED;
+        snprintf(err->msg, sizeof err->msg,
+                 "chat template not recognised (%s); choose one with --chat-template NAME",
+                 j.ptr ? "the model's Jinja template matches no built-in" : "the model has none");
+        return HONE_EUNSUPPORTED;
+    }
+    return hone_chat_template_open(c, found, err);
+}
+
+/* --chat: render, tokenize with special tokens, mark supervised tokens. A token is
+ * supervised when its bytes start inside an assistant message's [start, end_turn). */
+static int run_chat(const char *model, const char *file, const char *name, int gen, int mode, int json) {
+    json_error_t je;
+    json_t *root = json_load_file(file, 0, &je);
+    if (!root) return cli_fail("%s: line %d column %d: %s", file, je.line, je.column, je.text);
+    json_t *arr = json_is_array(root) ? root : json_object_get(root, "messages");
+    if (!json_is_array(arr)) {
+        json_decref(root);
+        return cli_fail("%s: expected an array of messages or {\"messages\": [...]}", file);
+    }
+    size_t nm = json_array_size(arr);
+    hone_chat_msg *msgs = calloc(nm ? nm : 1, sizeof *msgs);
+    hone_chat_span *sp = calloc(nm ? nm : 1, sizeof *sp);
+    int status = 0;
+    for (size_t i = 0; i < nm; i++) {
+        json_t *m = json_array_get(arr, i);
+        msgs[i].role = json_string_value(json_object_get(m, "role"));
+        msgs[i].content = json_string_value(json_object_get(m, "content"));
+        if (!msgs[i].role || !msgs[i].content) {
+            status = cli_fail("%s: messages[%zu]: expected string \"role\" and \"content\"", file, i);
+            break;
+        }
+    }
+    hone_err err = {0};
+    hone_gguf *g = NULL;
+    hone_tok *t = NULL;
+    hone_chat_template *c = NULL;
+    char *text = NULL;
+    size_t len = 0, n = 0;
+    int32_t *ids = NULL;
+    if (status) goto out;
+    if (load_model(model, &g, &t, &err) || open_template(&c, g, t, name, &err) ||
+        hone_chat_render(c, msgs, nm, gen, &text, &len, sp, &err) ||
+        hone_tok_encode(t, text, len, HONE_TOK_SPECIAL, &ids, &n, &err)) {
+        status = cli_fail_err(&err);
+        goto out;
+    }
+    if (hone_chat_template_warning(c)) fprintf(stderr, "hone: warning: %s\n", hone_chat_template_warning(c));
+    /* supervised bytes of an assistant message: its content and the end-of-turn marker */
+    const char *eot = hone_chat_template_eot(c);
+    size_t eot_len = eot ? strlen(eot) : 0;
+    /* byte offset of each token: the decoded bytes, back to back (SPM with a space
+     * prefix: the first piece's extra space is not in the text) */
+    size_t off = 0, n_sup = 0;
+    unsigned char *sup = calloc(n ? n : 1, 1);
+    for (size_t k = 0; k < n; k++) {
+        hone_str b = hone_tok_id_bytes(t, ids[k]);
+        size_t bl = b.len;
+        if (k == 0 && hone_tok_get_kind(t) == HONE_TOK_SPM && hone_tok_add_space_prefix(t) && bl &&
+            b.ptr[0] == ' ' && (len == 0 || text[0] != ' '))
+            bl--;
+        for (size_t i = 0; i < nm; i++)
+            if ((!strcmp(msgs[i].role, "assistant") || !strcmp(msgs[i].role, "model")) && sp[i].shown &&
+                off >= sp[i].begin &&
+                off < sp[i].end + (eot_len && sp[i].end + eot_len <= len &&
+                                           !memcmp(text + sp[i].end, eot, eot_len) ? eot_len : 0))
+                sup[k] = 1;
+        n_sup += sup[k];
+        off += bl;
+    }
+    if (off != len)
+        fprintf(stderr, "hone: warning: token bytes (%zu) do not add up to the text (%zu): marks may be off\n",
+                off, len);
+    if (json) {
+        json_t *o = json_object(), *ja = json_array(), *js = json_array();
+        for (size_t k = 0; k < n; k++) {
+            json_array_append_new(ja, json_integer(ids[k]));
+            json_array_append_new(js, json_integer(sup[k]));
+        }
+        json_object_set_new(o, "template", json_string(hone_chat_template_name(c)));
+        json_object_set_new(o, "text", json_stringn(text, len));
+        json_object_set_new(o, "count", json_integer((json_int_t)n));
+        json_object_set_new(o, "supervised_count", json_integer((json_int_t)n_sup));
+        json_object_set_new(o, "ids", ja);
+        json_object_set_new(o, "supervised", js);
+        json_dumpf(o, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
+        fputc('\n', stdout);
+        json_decref(o);
+    } else if (mode == 'c') {
+        printf("%zu tokens, %zu supervised\n", n, n_sup);
+    } else {
+        printf("# template %s: %zu tokens, %zu supervised (*)\n", hone_chat_template_name(c), n, n_sup);
+        for (size_t k = 0; k < n; k++) {
+            hone_str p = hone_tok_piece(t, ids[k]);
+            printf("%c %d\t", sup[k] ? '*' : ' ', ids[k]);
+            print_escaped(stdout, p.ptr, p.len);
+            fputc('\n', stdout);
+        }
+    }
+    free(sup);
+out:
+    free(ids);
+    free(text);
+    hone_chat_template_close(c);
+    hone_tok_free(t);
+    if (g) hone_gguf_close(g);
+    free(msgs);
+    free(sp);
+    json_decref(root);
+    return status;
+}
+
 int cmd_tokenize(int argc, char **argv) {
     const char *model = NULL, *text = NULL;
     int mode = 'i', json = 0, decode = 0;
     long bench = 0;
+    const char *chat_file = NULL, *chat_name = NULL;
+    int gen = 0;
     unsigned flags = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -81,6 +233,12 @@ int cmd_tokenize(int argc, char **argv) {
         else if (!strcmp(a, "--bos")) flags |= HONE_TOK_BOS;
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--decode")) decode = 1;
+        else if (!strcmp(a, "--gen")) gen = 1;
+        else if (!strcmp(a, "--chat") || !strcmp(a, "--chat-template")) {
+            if (i + 1 >= argc) return cli_usage_error("tokenize", "%s needs a value", a);
+            if (!strcmp(a, "--chat")) chat_file = argv[++i];
+            else chat_name = argv[++i];
+        }
         else if (!strcmp(a, "--bench")) {
             if (++i >= argc || (bench = strtol(argv[i], NULL, 10)) <= 0)
                 return cli_usage_error("tokenize", "--bench needs a positive count");
@@ -90,6 +248,7 @@ int cmd_tokenize(int argc, char **argv) {
         else text = a;
     }
     if (!model) return cli_usage_error("tokenize", "--model PATH is required");
+    if (chat_file) return run_chat(model, chat_file, chat_name, gen, mode, json);
     size_t len = 0;
     char *owned = NULL;
     if (!text || !strcmp(text, "-")) {
@@ -103,7 +262,7 @@ int cmd_tokenize(int argc, char **argv) {
     hone_gguf *g = NULL;
     hone_tok *t = NULL;
     int status = 0;
-    if (hone_gguf_open(&g, model, &err) != HONE_OK || hone_tok_load_gguf(&t, g, &err) != HONE_OK) {
+    if (load_model(model, &g, &t, &err) != HONE_OK) {
         status = cli_fail_err(&err);
         goto done;
     }

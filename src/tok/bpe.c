@@ -99,12 +99,39 @@ static int32_t merge_rank(const tok_merges *m, const char *s, uint32_t llen, uin
     }
 }
 
+/* GGUF "left right": split at the first space after position 0 (as llama.cpp);
+ * none: an empty pair that never matches. */
+static void gguf_merge_get(void *ctx, size_t r, hone_str *l, hone_str *rt) {
+    const void *const *c = ctx;
+    hone_str s = hone_gguf_arr_str((const hone_gguf *)c[0], *(const int64_t *)c[1], r);
+    const char *sp = s.len > 1 ? memchr(s.ptr + 1, ' ', s.len - 1) : NULL;
+    if (!sp) {
+        *l = *rt = (hone_str){s.ptr, 0};
+        return;
+    }
+    *l = (hone_str){s.ptr, (uint64_t)(sp - s.ptr)};
+    *rt = (hone_str){sp + 1, s.len - l->len - 1};
+}
+
 int tok_merges_load(tok_merges **out, const hone_gguf *g, int64_t key, hone_err *err) {
-    uint64_t n = hone_gguf_arr_n(g, key), total = 0;
-    if (n > INT32_MAX)
-        return hone_err_set(err, HONE_EFORMAT, "%s: tokenizer.ggml.merges: %llu entries",
-                            hone_gguf_path(g), (unsigned long long)n);
-    for (uint64_t i = 0; i < n; i++) total += hone_gguf_arr_str(g, key, i).len;
+    uint64_t n = hone_gguf_arr_n(g, key);
+    const void *ctx[2] = {g, &key};
+    int rc = tok_merges_new(out, n, gguf_merge_get, (void *)ctx);
+    if (rc == HONE_EFORMAT)
+        return hone_err_set(err, rc, "%s: tokenizer.ggml.merges: %llu entries", hone_gguf_path(g),
+                            (unsigned long long)n);
+    if (rc) return hone_err_set(err, rc, "%s: merges: out of memory", hone_gguf_path(g));
+    return HONE_OK;
+}
+
+int tok_merges_new(tok_merges **out, uint64_t n, tok_merge_get get, void *ctx) {
+    if (n > INT32_MAX) return HONE_EFORMAT;
+    uint64_t total = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        hone_str l, r;
+        get(ctx, i, &l, &r);
+        total += l.len + r.len;
+    }
     tok_merges *m = calloc(1, sizeof *m);
     uint64_t slots = 16;
     while (slots < 2 * n + 16) slots <<= 1;
@@ -115,19 +142,17 @@ int tok_merges_load(tok_merges **out, const hone_gguf *g, int64_t key, hone_err 
     }
     if (!m || !m->blob || !m->ent || !m->ht) {
         tok_merges_free(m);
-        return hone_err_set(err, HONE_ENOMEM, "%s: merges: out of memory", hone_gguf_path(g));
+        return HONE_ENOMEM;
     }
     memset(m->ht, 0xFF, slots * sizeof *m->ht);
     m->mask = slots - 1;
     uint64_t off = 0;
     for (uint64_t r = 0; r < n; r++) {
-        hone_str s = hone_gguf_arr_str(g, key, r);
-        /* split at the first space after position 0 (as llama.cpp); none: empty pair */
-        const char *sp = s.len > 1 ? memchr(s.ptr + 1, ' ', s.len - 1) : NULL;
-        uint32_t llen = sp ? (uint32_t)(sp - s.ptr) : 0;
-        uint32_t rlen = sp ? (uint32_t)(s.len - llen - 1) : 0;
-        memcpy(m->blob + off, s.ptr, llen);
-        memcpy(m->blob + off + llen, s.ptr + llen + 1, rlen);
+        hone_str ls, rs;
+        get(ctx, r, &ls, &rs);
+        uint32_t llen = (uint32_t)ls.len, rlen = (uint32_t)rs.len;
+        if (llen) memcpy(m->blob + off, ls.ptr, llen);
+        if (rlen) memcpy(m->blob + off + llen, rs.ptr, rlen);
         m->ent[r] = (merge_ent){off, llen, llen + rlen};
         uint64_t i = merge_hash(m->blob + off, llen + rlen, llen) & m->mask;
         int dup = 0;

@@ -81,12 +81,23 @@ int tok_pretok_new(tok_pretok **out, const char *name, int *ignore_merges, hone_
     if (!d)
         return hone_err_set(err, HONE_EUNSUPPORTED,
                             "tokenizer.ggml.pre: unsupported pre-tokenizer '%s'", name);
+    int n = 0;
+    while (n < 7 && d->rx[n]) n++;
+    *ignore_merges = d->ignore_merges;
+    return tok_pretok_new_rx(out, d->rx, n, name, err);
+}
+
+const char *tok_pretok_gpt2_regex(void) { return RX_GPT2 "|\\s+"; }
+
+int tok_pretok_new_rx(tok_pretok **out, const char *const *rx, int n, const char *name,
+                      hone_err *err) {
+    if (n > 7) return hone_err_set(err, HONE_EUNSUPPORTED, "pre-tokenizer '%s': %d regexes (at most 7)", name, n);
     tok_pretok *p = calloc(1, sizeof *p);
     if (!p) return hone_err_set(err, HONE_ENOMEM, "pre-tokenizer '%s': out of memory", name);
-    for (int i = 0; i < 7 && d->rx[i]; i++) {
+    for (int i = 0; i < n; i++) {
         int ec;
         PCRE2_SIZE eo;
-        pcre2_code *c = pcre2_compile((PCRE2_SPTR)d->rx[i], PCRE2_ZERO_TERMINATED,
+        pcre2_code *c = pcre2_compile((PCRE2_SPTR)rx[i], PCRE2_ZERO_TERMINATED,
                                       PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF |
                                           PCRE2_DOLLAR_ENDONLY,
                                       &ec, &eo, NULL);
@@ -100,7 +111,6 @@ int tok_pretok_new(tok_pretok **out, const char *name, int *ignore_merges, hone_
         pcre2_jit_compile(c, PCRE2_JIT_COMPLETE); /* falls back to the interpreter on failure */
         p->code[p->n++] = c;
     }
-    *ignore_merges = d->ignore_merges;
     *out = p;
     return HONE_OK;
 }
@@ -113,7 +123,10 @@ static int split_one(const pcre2_code *c, pcre2_match_data *md, const char *text
         size_t len = in->v[k].len, pos = 0, prev = 0;
         while (pos < len) {
             int rc = pcre2_match(c, (PCRE2_SPTR)subj, len, pos, 0, md, NULL);
-            if (rc < 0) break; /* PCRE2_ERROR_NOMATCH (or a limit): the rest is one gap */
+            if (rc == PCRE2_ERROR_JIT_STACKLIMIT) /* a very long match: the interpreter has no such limit */
+                rc = pcre2_match(c, (PCRE2_SPTR)subj, len, pos, PCRE2_NO_JIT, md, NULL);
+            if (rc == PCRE2_ERROR_NOMATCH) break; /* the rest is one gap */
+            if (rc < 0) return HONE_EUNSUPPORTED; /* match/depth limit: never guess a split */
             PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
             size_t s = ov[0], e = ov[1];
             if (e <= s) { /* empty match: step over one character, emit nothing */

@@ -50,6 +50,7 @@ struct hone_tok {
     uint8_t spm_cut_ok[256]; /* SPM: 1 if no piece holds (char ending in this byte) + '▁' */
     tok_merges *merges;      /* BPE */
     tok_pretok *pretok;      /* BPE */
+    char *chat_template;     /* Jinja text from tokenizer_config.json (HF folders), or NULL */
 };
 
 /* ---- small vectors ------------------------------------------------------ */
@@ -89,12 +90,20 @@ static inline size_t tok_utf8_len(unsigned char c) {
 }
 
 int32_t tok_lookup(const hone_tok *t, const char *s, size_t n); /* tokenizer.c: id or -1 */
+/* tokenizer.c, for the loaders: allocate n entries (blob of total bytes), store a
+ * piece (first id wins a duplicate text), then finish the derived tables. */
+int tok_alloc(hone_tok *t, int32_t n, uint64_t total);
+void tok_put_piece(hone_tok *t, int32_t id, const char *s, uint32_t len, uint64_t *off);
+int tok_finish(hone_tok *t, const char *path, hone_str general_name, hone_err *err);
 
 /* spm.c: SentencePiece BPE of text whose spaces are already '▁'. */
 int tok_spm_encode(const hone_tok *t, const char *text, size_t len, tok_ids *out);
 
 /* bpe.c */
 int tok_merges_load(tok_merges **out, const hone_gguf *g, int64_t key, hone_err *err);
+/* Merge r (rank r) as its two sides. */
+typedef void (*tok_merge_get)(void *ctx, size_t r, hone_str *left, hone_str *right);
+int tok_merges_new(tok_merges **out, uint64_t n, tok_merge_get get, void *ctx); /* HONE_OK/ENOMEM/EFORMAT */
 void tok_merges_free(tok_merges *m);
 /* Byte-level BPE of one raw-text fragment: pre-tokenize, byte-map, merge. */
 int tok_bpe_encode(const hone_tok *t, const char *text, size_t len, tok_ids *out);
@@ -107,6 +116,11 @@ size_t tok_bpe_unmap(const char *piece, size_t len, char *out);
 /* Compiles the regex list for pre-tokenizer `name`; HONE_EUNSUPPORTED names it.
  * *ignore_merges is set for the llama3 family. */
 int tok_pretok_new(tok_pretok **out, const char *name, int *ignore_merges, hone_err *err);
+/* The same from a list of n (<= 7) regexes (tokenizer.json Split patterns). */
+int tok_pretok_new_rx(tok_pretok **out, const char *const *rx, int n, const char *name,
+                      hone_err *err);
+/* HF ByteLevel(use_regex)'s split: the GPT-2 regex with its trailing \s+. */
+const char *tok_pretok_gpt2_regex(void);
 void tok_pretok_free(tok_pretok *p);
 /* Splits text[0, len) into pieces (offsets into text), appended to out. */
 int tok_pretok_split(const tok_pretok *p, const char *text, size_t len, tok_spans *out);

@@ -78,6 +78,7 @@ int32_t hone_tok_pad(const hone_tok *t) { return t->pad; }
 int hone_tok_add_bos(const hone_tok *t) { return t->add_bos; }
 int hone_tok_add_space_prefix(const hone_tok *t) { return t->add_space_prefix; }
 size_t hone_tok_max_bytes(const hone_tok *t) { return t->max_bytes; }
+const char *hone_tok_chat_template(const hone_tok *t) { return t->chat_template; }
 
 int hone_tok_is_eog(const hone_tok *t, int32_t id) {
     if (id < 0) return 0;
@@ -125,6 +126,7 @@ void hone_tok_free(hone_tok *t) {
     free(t->trie_byte);
     tok_merges_free(t->merges);
     tok_pretok_free(t->pretok);
+    free(t->chat_template);
     free(t);
 }
 
@@ -271,6 +273,124 @@ static void add_eog(hone_tok *t, int32_t id) {
     t->eog[t->n_eog++] = id;
 }
 
+int tok_alloc(hone_tok *t, int32_t n, uint64_t total) {
+    uint64_t slots = 16;
+    while (slots < 2 * (uint64_t)n) slots <<= 1;
+    t->n = n;
+    t->blob = malloc(total + 1);
+    t->poff = calloc((size_t)n, sizeof *t->poff);
+    t->plen = calloc((size_t)n, sizeof *t->plen);
+    t->score = calloc((size_t)n, sizeof *t->score);
+    t->type = calloc((size_t)n, 1);
+    t->attr = calloc((size_t)n, 1);
+    t->ht = malloc(slots * sizeof *t->ht);
+    if (!t->blob || !t->poff || !t->plen || !t->score || !t->type || !t->attr || !t->ht)
+        return HONE_ENOMEM;
+    memset(t->ht, 0xFF, slots * sizeof *t->ht);
+    t->ht_mask = slots - 1;
+    return HONE_OK;
+}
+
+void tok_put_piece(hone_tok *t, int32_t id, const char *s, uint32_t len, uint64_t *off) {
+    memcpy(t->blob + *off, s, len);
+    t->poff[id] = *off;
+    t->plen[id] = len;
+    *off += len;
+    if (len == 0) return; /* an empty piece can never be looked up */
+    uint64_t h = tok_hash(s, len) & t->ht_mask;
+    for (; t->ht[h] >= 0; h = (h + 1) & t->ht_mask) {
+        int32_t o = t->ht[h];
+        if (t->plen[o] == len && !memcmp(t->blob + t->poff[o], s, len)) return; /* first id keeps it */
+    }
+    t->ht[h] = id;
+}
+
+/* Everything after the pieces, types and special ids are in: end-of-turn
+ * detection, per-name attributes, the special list and its trie, SPM tables, the
+ * decoded bytes. `name` is general.name ({NULL,0} if none). */
+int tok_finish(hone_tok *t, const char *path, hone_str name, hone_err *err) {
+    int32_t n = t->n;
+    int rc = HONE_OK;
+    /* end-of-turn by text when the metadata has none; such a token is control */
+    for (size_t k = 0; k < sizeof EOT_TEXTS / sizeof EOT_TEXTS[0] && t->eot < 0; k++) {
+        int32_t id = tok_lookup(t, EOT_TEXTS[k], strlen(EOT_TEXTS[k]));
+        if (id >= 0) {
+            t->eot = id;
+            t->type[id] = HONE_TOKT_CONTROL;
+        }
+    }
+    int32_t eom = tok_lookup(t, "<|eom_id|>", 10);
+    if (t->eom < 0 && eom >= 0) t->eom = eom;
+    add_eog(t, t->eos);
+    add_eog(t, t->eot);
+    add_eog(t, t->eom);
+
+    /* per-token attributes llama.cpp sets by model name: Phi-3 strips whitespace to
+     * the right of its special tokens except <unk>, <s>, <|endoftext|> */
+    if (name.ptr) {
+        char low[256];
+        size_t ln = name.len < sizeof low - 1 ? name.len : sizeof low - 1;
+        for (size_t i = 0; i < ln; i++) low[i] = (char)tolower((unsigned char)name.ptr[i]);
+        low[ln] = 0;
+        if (strstr(low, "phi-3") || strstr(low, "phi3")) {
+            for (int32_t i = 0; i < n; i++)
+                if (t->type[i] == HONE_TOKT_CONTROL || t->type[i] == HONE_TOKT_USER_DEFINED ||
+                    t->type[i] == HONE_TOKT_UNKNOWN)
+                    t->attr[i] |= TOK_ATTR_RSTRIP;
+            static const char *const keep[] = {"<unk>", "<s>", "<|endoftext|>"};
+            for (size_t k = 0; k < 3; k++) {
+                int32_t id = tok_lookup(t, keep[k], strlen(keep[k]));
+                if (id >= 0) t->attr[id] &= (uint8_t)~TOK_ATTR_RSTRIP;
+            }
+        }
+    }
+
+    /* special tokens, longest first */
+    size_t ns = 0;
+    for (int32_t i = 0; i < n; i++)
+        if ((t->type[i] == HONE_TOKT_CONTROL || t->type[i] == HONE_TOKT_USER_DEFINED ||
+             t->type[i] == HONE_TOKT_UNKNOWN) && t->plen[i] > 0)
+            ns++;
+    t->special = malloc((ns ? ns : 1) * sizeof *t->special);
+    if (!t->special) {
+        rc = hone_err_set(err, HONE_ENOMEM, "%s: tokenizer: out of memory", path);
+        return rc;
+    }
+    for (int32_t i = 0; i < n; i++)
+        if ((t->type[i] == HONE_TOKT_CONTROL || t->type[i] == HONE_TOKT_USER_DEFINED ||
+             t->type[i] == HONE_TOKT_UNKNOWN) && t->plen[i] > 0)
+            t->special[t->n_special++] = i;
+    sort_special(t);
+    if (build_trie(t) != HONE_OK) {
+        rc = hone_err_set(err, HONE_ENOMEM, "%s: tokenizer: out of memory", path);
+        return rc;
+    }
+
+    /* SPM chunking (spm.c): which bytes may end the character before a cut */
+    memset(t->spm_cut_ok, 1, sizeof t->spm_cut_ok);
+    for (int32_t i = 0; i < n; i++) {
+        const char *p = t->blob + t->poff[i];
+        uint32_t len = t->plen[i];
+        for (uint32_t k = 1; k + 3 <= len; k++)
+            if (!memcmp(p + k, "\xE2\x96\x81", 3) && !(k >= 3 && !memcmp(p + k - 3, "\xE2\x96\x81", 3)))
+                t->spm_cut_ok[(unsigned char)p[k - 1]] = 0;
+    }
+
+    /* SPM byte fallback: <0xXX>, else the one-byte piece */
+    for (int b = 0; b < 256; b++) {
+        char hex[7], one = (char)b;
+        snprintf(hex, sizeof hex, "<0x%02X>", b);
+        t->byte_tok[b] = tok_lookup(t, hex, 6);
+        if (t->byte_tok[b] < 0) t->byte_tok[b] = tok_lookup(t, &one, 1);
+    }
+
+    if (build_decoded(t) != HONE_OK) {
+        rc = hone_err_set(err, HONE_ENOMEM, "%s: tokenizer: out of memory", path);
+        return rc;
+    }
+    return rc;
+}
+
 int hone_tok_load_gguf(hone_tok **out, const hone_gguf *g, hone_err *err) {
     const char *path = hone_gguf_path(g);
     hone_str model;
@@ -314,21 +434,10 @@ int hone_tok_load_gguf(hone_tok **out, const hone_gguf *g, hone_err *err) {
     int rc = HONE_OK;
     uint64_t total = 0;
     for (int32_t i = 0; i < n; i++) total += hone_gguf_arr_str(g, ktok, (uint64_t)i).len;
-    uint64_t slots = 16;
-    while (slots < 2 * (uint64_t)n) slots <<= 1;
-    t->blob = malloc(total + 1);
-    t->poff = malloc((size_t)n * sizeof *t->poff);
-    t->plen = malloc((size_t)n * sizeof *t->plen);
-    t->score = calloc((size_t)n, sizeof *t->score);
-    t->type = malloc((size_t)n);
-    t->attr = calloc((size_t)n, 1);
-    t->ht = malloc(slots * sizeof *t->ht);
-    if (!t->blob || !t->poff || !t->plen || !t->score || !t->type || !t->attr || !t->ht) {
+    if (tok_alloc(t, n, total) != HONE_OK) {
         rc = hone_err_set(err, HONE_ENOMEM, "%s: tokenizer: out of memory", path);
         goto fail;
     }
-    memset(t->ht, 0xFF, slots * sizeof *t->ht);
-    t->ht_mask = slots - 1;
     uint64_t off = 0;
     const uint8_t *types = ktype >= 0 ? hone_gguf_arr_data(g, ktype) : NULL;
     for (int32_t i = 0; i < n; i++) {
@@ -337,25 +446,11 @@ int hone_tok_load_gguf(hone_tok **out, const hone_gguf *g, hone_err *err) {
             rc = hone_err_set(err, HONE_EFORMAT, "%s: tokenizer.ggml.tokens[%d]: too long", path, i);
             goto fail;
         }
-        memcpy(t->blob + off, s.ptr, s.len);
-        t->poff[i] = off;
-        t->plen[i] = (uint32_t)s.len;
-        off += s.len;
         if (kscore >= 0) t->score[i] = (float)hone_gguf_arr_f64(g, kscore, (uint64_t)i);
         int32_t ty = HONE_TOKT_NORMAL;
         if (types) memcpy(&ty, types + 4 * (size_t)i, 4);
         t->type[i] = ty >= 1 && ty <= 6 ? (uint8_t)ty : 0;
-        if (s.len == 0) continue; /* an empty piece can never be looked up */
-        uint64_t h = tok_hash(s.ptr, s.len) & t->ht_mask;
-        int dup = 0;
-        for (; t->ht[h] >= 0; h = (h + 1) & t->ht_mask) {
-            int32_t o = t->ht[h];
-            if (t->plen[o] == s.len && !memcmp(t->blob + t->poff[o], s.ptr, s.len)) {
-                dup = 1; /* first id keeps the text */
-                break;
-            }
-        }
-        if (!dup) t->ht[h] = i;
+        tok_put_piece(t, i, s.ptr, (uint32_t)s.len, &off);
     }
 
     /* defaults as llama.cpp, then the metadata */
@@ -395,84 +490,10 @@ int hone_tok_load_gguf(hone_tok **out, const hone_gguf *g, hone_err *err) {
     get_bool(g, "tokenizer.ggml.add_bos_token", &t->add_bos);
     if (kind == HONE_TOK_SPM) get_bool(g, "tokenizer.ggml.add_space_prefix", &t->add_space_prefix);
 
-    /* end-of-turn by text when the metadata has none; such a token is control */
-    for (size_t k = 0; k < sizeof EOT_TEXTS / sizeof EOT_TEXTS[0] && t->eot < 0; k++) {
-        int32_t id = tok_lookup(t, EOT_TEXTS[k], strlen(EOT_TEXTS[k]));
-        if (id >= 0) {
-            t->eot = id;
-            t->type[id] = HONE_TOKT_CONTROL;
-        }
-    }
-    int32_t eom = tok_lookup(t, "<|eom_id|>", 10);
-    if (t->eom < 0 && eom >= 0) t->eom = eom;
-    add_eog(t, t->eos);
-    add_eog(t, t->eot);
-    add_eog(t, t->eom);
-
-    /* per-token attributes llama.cpp sets by model name: Phi-3 strips whitespace to
-     * the right of its special tokens except <unk>, <s>, <|endoftext|> */
-    hone_str name;
-    if (hone_gguf_get_str(g, "general.name", &name) == HONE_OK) {
-        char low[256];
-        size_t ln = name.len < sizeof low - 1 ? name.len : sizeof low - 1;
-        for (size_t i = 0; i < ln; i++) low[i] = (char)tolower((unsigned char)name.ptr[i]);
-        low[ln] = 0;
-        if (strstr(low, "phi-3") || strstr(low, "phi3")) {
-            for (int32_t i = 0; i < n; i++)
-                if (t->type[i] == HONE_TOKT_CONTROL || t->type[i] == HONE_TOKT_USER_DEFINED ||
-                    t->type[i] == HONE_TOKT_UNKNOWN)
-                    t->attr[i] |= TOK_ATTR_RSTRIP;
-            static const char *const keep[] = {"<unk>", "<s>", "<|endoftext|>"};
-            for (size_t k = 0; k < 3; k++) {
-                int32_t id = tok_lookup(t, keep[k], strlen(keep[k]));
-                if (id >= 0) t->attr[id] &= (uint8_t)~TOK_ATTR_RSTRIP;
-            }
-        }
-    }
-
-    /* special tokens, longest first */
-    size_t ns = 0;
-    for (int32_t i = 0; i < n; i++)
-        if ((t->type[i] == HONE_TOKT_CONTROL || t->type[i] == HONE_TOKT_USER_DEFINED ||
-             t->type[i] == HONE_TOKT_UNKNOWN) && t->plen[i] > 0)
-            ns++;
-    t->special = malloc((ns ? ns : 1) * sizeof *t->special);
-    if (!t->special) {
-        rc = hone_err_set(err, HONE_ENOMEM, "%s: tokenizer: out of memory", path);
-        goto fail;
-    }
-    for (int32_t i = 0; i < n; i++)
-        if ((t->type[i] == HONE_TOKT_CONTROL || t->type[i] == HONE_TOKT_USER_DEFINED ||
-             t->type[i] == HONE_TOKT_UNKNOWN) && t->plen[i] > 0)
-            t->special[t->n_special++] = i;
-    sort_special(t);
-    if (build_trie(t) != HONE_OK) {
-        rc = hone_err_set(err, HONE_ENOMEM, "%s: tokenizer: out of memory", path);
-        goto fail;
-    }
-
-    /* SPM chunking (spm.c): which bytes may end the character before a cut */
-    memset(t->spm_cut_ok, 1, sizeof t->spm_cut_ok);
-    for (int32_t i = 0; i < n; i++) {
-        const char *p = t->blob + t->poff[i];
-        uint32_t len = t->plen[i];
-        for (uint32_t k = 1; k + 3 <= len; k++)
-            if (!memcmp(p + k, "\xE2\x96\x81", 3) && !(k >= 3 && !memcmp(p + k - 3, "\xE2\x96\x81", 3)))
-                t->spm_cut_ok[(unsigned char)p[k - 1]] = 0;
-    }
-
-    /* SPM byte fallback: <0xXX>, else the one-byte piece */
-    for (int b = 0; b < 256; b++) {
-        char hex[7], one = (char)b;
-        snprintf(hex, sizeof hex, "<0x%02X>", b);
-        t->byte_tok[b] = tok_lookup(t, hex, 6);
-        if (t->byte_tok[b] < 0) t->byte_tok[b] = tok_lookup(t, &one, 1);
-    }
-
-    if (build_decoded(t) != HONE_OK) {
-        rc = hone_err_set(err, HONE_ENOMEM, "%s: tokenizer: out of memory", path);
-        goto fail;
-    }
+    hone_str name = {NULL, 0};
+    hone_gguf_get_str(g, "general.name", &name);
+    rc = tok_finish(t, path, name, err);
+    if (rc) goto fail;
     *out = t;
     return HONE_OK;
 fail:
@@ -640,6 +661,8 @@ int hone_tok_encode(const hone_tok *t, const char *text, size_t len, unsigned fl
     if (rc != HONE_OK) {
         free(out.v);
         if (rc == HONE_ENOMEM) return hone_err_set(err, rc, "tokenize: out of memory");
+        if (rc == HONE_EUNSUPPORTED)
+            return hone_err_set(err, rc, "tokenize: pre-tokenizer '%s': a PCRE2 match limit was hit", t->pre);
         if (rc == HONE_EARG && !(err && err->code))
             return hone_err_set(err, rc, "tokenize: text too long");
         return rc;

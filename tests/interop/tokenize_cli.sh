@@ -31,4 +31,17 @@ check "missing model exit status" "1" "$rc"
 grep -q "/nonexistent.gguf" /tmp/hone-tok-err.$$ && echo "ok   error names the file" || { echo "FAIL error message"; fail=1; }
 rm -f /tmp/hone-tok-err.$$
 $H tokenize --model "$G" --frobnicate x 2>/dev/null; check "unknown flag exit status" "2" "$?"
+# --chat on Gemma 3 (when the model is there): the assistant turn "Hello! How can I
+# help?" + <end_of_turn> is 8 tokens, all supervised, nothing else is.
+GM="${HONE_MODELS:-models}/gemma-3-270m-q4_k_m.gguf"
+if [ -f "$GM" ]; then
+  conv="$(mktemp)"
+  printf '%s' '[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi there"},{"role":"assistant","content":"Hello! How can I help?"},{"role":"user","content":"Nothing."}]' > "$conv"
+  check "--chat gemma" "34 tokens, 8 supervised" "$($H tokenize --model "$GM" --chat "$conv" --gen --count)"
+  check "--chat supervised pieces" "Hello! How can I help?<end_of_turn>" \
+    "$($H tokenize --model "$GM" --chat "$conv" | grep '^\*' | cut -f2 | tr -d '\n' | sed 's/▁/ /g')"
+  rm -f "$conv"
+else
+  echo "skipped --chat checks: $GM not found"
+fi
 exit $fail

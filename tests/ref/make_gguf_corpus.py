@@ -524,14 +524,22 @@ def check():
                 if int(t.tensor_type) not in DT:
                     problems.append("tensor %s type %d" % (t.name, int(t.tensor_type)))
             if hone:
-                out = subprocess.run([hone, "inspect", path], capture_output=True)
-                lines = out.stdout.decode("utf-8", "replace").split("\n")
-                head = "GGUF v%d, %d keys, %d tensors" % (version, n_kv, n_t)
-                if out.returncode != 0 or lines[0] != head:
-                    problems.append("hone inspect: %r, expected %r" % (lines[0], head))
-                elif not any(ord(c) < 32 for f in fields for c in f.name):
-                    want = ["  %s: %s" % (f.name, VT_NAMES[f.types[0]].upper()) for f in fields]
-                    if lines[1:1 + len(want)] != want:
+                import json
+                out = subprocess.run([hone, "inspect", "--json", "--all", path], capture_output=True)
+                try:
+                    j = json.loads(out.stdout.decode("utf-8"))
+                except ValueError:
+                    j = None
+                if out.returncode != 0 or j is None:
+                    problems.append("hone inspect --json failed: %r" % out.stderr[-200:])
+                else:
+                    got = (j["gguf"]["version"], len(j["metadata"]), j["n_tensors"])
+                    if got != (version, n_kv, n_t):
+                        problems.append("hone inspect: version/keys/tensors %r, expected %r"
+                                        % (got, (version, n_kv, n_t)))
+                    want = [(f.name, VT_NAMES[f.types[0]].upper()) for f in fields]
+                    have = [(m["key"], m["type"]) for m in j["metadata"]]
+                    if have != want:
                         problems.append("hone inspect keys differ from gguf-py's")
             for p in problems:
                 print("MISMATCH %s: %s" % (name, p))
