@@ -28,7 +28,7 @@ static void usage(FILE *f) {
             "tokens one at a time from an empty context. One warm-up run per test, then REPS\n"
             "runs; each line shows the mean +/- sample standard deviation of the runs' tokens/s.\n"
             "\n"
-            "  -m, --model M      GGUF file or ollama:NAME[:TAG]\n"
+            "  -m, --model M      GGUF file, HF folder or ollama:NAME[:TAG]\n"
             "  -p, --n-prompt N   prompt tokens (default 512; 0 = no pp test)\n"
             "  -n, --n-gen N      generated tokens (default 128; 0 = no tg test)\n"
             "  -r, --repetitions N  runs per test (default 5)\n"

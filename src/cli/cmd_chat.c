@@ -32,7 +32,7 @@ static void usage(FILE *f) {
             "The kernel is applied to every user message of the conversation as --sign says\n"
             "(see 'hone generate --help' for the modes).\n"
             "\n"
-            "  -m, --model M   GGUF file or ollama:NAME[:TAG]\n"
+            "  -m, --model M   GGUF file, HF folder or ollama:NAME[:TAG]\n"
             "  --system TEXT, --kernel FILE, --sign MODE, --kernel-b FILE, --reminder TEXT,\n"
             "  --chat-template NAME, --special: as for 'hone generate'\n"
             "%s\n%s",

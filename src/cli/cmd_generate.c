@@ -20,7 +20,7 @@ static void usage(FILE *f) {
             "GGUF when hone recognises it, else chosen by architecture and vocabulary), and the\n"
             "answer streams to stdout until an end-of-turn token, a stop string or the token limit.\n"
             "\n"
-            "  -m, --model M       GGUF file or ollama:NAME[:TAG]\n"
+            "  -m, --model M       GGUF file, HF folder or ollama:NAME[:TAG]\n"
             "  -p, --prompt TEXT   the prompt\n"
             "  -f, --prompt-file F the prompt, from a file ('-' = standard input)\n"
             "  --system TEXT       a system message\n"

@@ -24,7 +24,7 @@ static void usage(FILE *f) {
             "Running llama-perplexity with the same -c gives the same number up to kernel\n"
             "rounding.\n"
             "\n"
-            "  -m, --model M     GGUF file or ollama:NAME[:TAG]\n"
+            "  -m, --model M     GGUF file, HF folder or ollama:NAME[:TAG]\n"
             "  -f, --file F      the text\n"
             "  -c, --ctx N       chunk length in tokens (default 512)\n"
             "  -b, --batch N     tokens per evaluation call (default 512)\n"

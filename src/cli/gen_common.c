@@ -256,15 +256,18 @@ int cli_model_open(cli_model *cm, const char *path, int engine, const cli_gen_fl
     if (!cm->gguf_path) return HONE_ENOMEM;
     struct stat sb;
     if (stat(cm->gguf_path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        snprintf(err->msg, sizeof err->msg, "%s: a folder; generating needs a GGUF file for now "
-                 "(its tokenizer; HF tokenizer.json is not read yet)", cm->gguf_path);
-        rc = err->code = HONE_EUNSUPPORTED;
-        goto fail;
+        /* an HF folder: tokenizer.json (+ tokenizer_config.json), config.json */
+        char cfg[4096];
+        snprintf(cfg, sizeof cfg, "%s/config.json", cm->gguf_path);
+        if ((rc = hone_tok_load_hf(&cm->tok, cm->gguf_path, err))) goto fail;
+        cm->own_tok = 1;
+        if ((rc = hone_model_desc_from_hf_config(&cm->desc_gguf, cfg, err))) goto fail;
+    } else {
+        if ((rc = hone_gguf_open(&cm->gguf, cm->gguf_path, err))) goto fail;
+        if ((rc = hone_tok_load_gguf(&cm->tok, cm->gguf, err))) goto fail;
+        cm->own_tok = 1;
+        if ((rc = hone_model_desc_from_gguf(&cm->desc_gguf, cm->gguf, err))) goto fail;
     }
-    if ((rc = hone_gguf_open(&cm->gguf, cm->gguf_path, err))) goto fail;
-    if ((rc = hone_tok_load_gguf(&cm->tok, cm->gguf, err))) goto fail;
-    cm->own_tok = 1;
-    if ((rc = hone_model_desc_from_gguf(&cm->desc_gguf, cm->gguf, err))) goto fail;
     cm->desc = &cm->desc_gguf;
     if (engine) {
         hone_load_opts lo = {.engine = f->reference ? HONE_ENGINE_REFERENCE : HONE_ENGINE_FAST,
@@ -309,15 +312,17 @@ static int vocab_has(const hone_tok *t, const char *piece) {
 int cli_template_open(hone_chat_template **out, const cli_model *cm, const char *name,
                       hone_err *err) {
     if (name) return hone_chat_template_open(out, name, err);
-    hone_str j;
-    if (hone_gguf_get_str(cm->gguf, "tokenizer.chat_template", &j) == HONE_OK) {
+    hone_str j = {0}, gname = {0};
+    const char *hf_tmpl = hone_tok_chat_template(cm->tok);
+    if (cm->gguf) hone_gguf_get_str(cm->gguf, "tokenizer.chat_template", &j);
+    else if (hf_tmpl) j = (hone_str){hf_tmpl, strlen(hf_tmpl)};
+    if (j.len) {
         const char *det = hone_chat_template_detect(j.ptr, (size_t)j.len);
         if (det) return hone_chat_template_open(out, det, err);
     }
     const hone_tok *t = cm->tok;
     const char *pick = NULL;
-    hone_str gname = {0};
-    hone_gguf_get_str(cm->gguf, "general.name", &gname);
+    if (cm->gguf) hone_gguf_get_str(cm->gguf, "general.name", &gname);
     int smol = gname.len && memmem(gname.ptr, (size_t)gname.len, "SmolLM", 6);
     if (cm->desc->arch == HONE_ARCH_GEMMA3 || vocab_has(t, "<start_of_turn>")) pick = "gemma";
     else if (vocab_has(t, "<|im_start|>"))

@@ -23,8 +23,8 @@ typedef struct cli_gen_flags {
 } cli_gen_flags;
 
 typedef struct cli_model {
-    char *gguf_path;             /* the GGUF file (an ollama: reference resolved) */
-    hone_gguf *gguf;             /* for the tokenizer and the chat template */
+    char *gguf_path;             /* the GGUF file (an ollama: reference resolved) or HF folder */
+    hone_gguf *gguf;             /* for the tokenizer and the chat template; NULL for HF */
     hone_tok *tok;               /* the model's own once the engine is loaded */
     int own_tok;                 /* tok was loaded here (free it) */
     hone_model *model;           /* NULL when opened without the engine */
@@ -32,7 +32,7 @@ typedef struct cli_model {
     const hone_model_desc *desc; /* the engine's, or desc_gguf */
 } cli_model;
 
-/* Opens PATH (GGUF file or ollama:NAME[:TAG]): tokenizer, description and, with
+/* Opens PATH (GGUF file, HF folder, or ollama:NAME[:TAG]): tokenizer, description and, with
  * engine != 0, the weights (adapter may be NULL). */
 int cli_model_open(cli_model *cm, const char *path, int engine, const cli_gen_flags *f,
                    hone_err *err);

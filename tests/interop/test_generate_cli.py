@@ -5,7 +5,8 @@ Without the engine (always run):
 - `generate --show-prompt`: the exact prompt text for each signing mode on the real
   Gemma 3 and SmolLM2 files, against layouts written out here by hand from
   include/hone/sign.h and the two models' chat templates (Gemma 3's turn markers with
-  <bos>; SmolLM2's ChatML with its default system prompt).
+  <bos>; SmolLM2's ChatML with its default system prompt), and on an HF folder
+  (tokenizer.json, the Jinja template of its tokenizer_config.json recognised).
 With the engine, on both real models (tiny runs: a few dozen tokens):
 - the same seed gives byte-identical --json output text; --json has its fields and
   prompt_ids equal `hone tokenize --special` of the --show-prompt text (plus BOS when
@@ -139,6 +140,21 @@ for model in have:
     r = hone("generate", "--model", model, "--prompt", P, "--show-prompt", "--raw", "--system", "S: ")
     if r.stdout != "S: " + P:
         fail(f"{name} --raw: got {r.stdout!r}")
+
+# an HF folder (tokenizer.json + tokenizer_config.json of tests/fixtures/hf_tok/smollm, whose
+# Jinja template is plain ChatML, and a SmolLM2 config.json): the embedded template is used
+import shutil
+hf = os.path.join(tmp, "hf")
+os.makedirs(hf)
+for fn in ("tokenizer.json", "tokenizer_config.json"):
+    shutil.copy(os.path.join(ROOT, "tests", "fixtures", "hf_tok", "smollm", fn), hf)
+shutil.copy(os.path.join(ROOT, "tests", "fixtures", "hf", "smollm2-135m.json"), os.path.join(hf, "config.json"))
+r = hone("generate", "--model", hf, "--prompt", P, "--show-prompt", "--kernel", kernel, "--sign", "postfix")
+want = "<|im_start|>user\n" + P + SEP + K + "<|im_end|>\n<|im_start|>assistant\n"
+if r.returncode != 0 or r.stdout != want:
+    fail(f"HF folder --show-prompt: rc {r.returncode} got {r.stdout!r} want {want!r} {r.stderr}")
+else:
+    print("  ok HF folder: tokenizer.json + embedded chat template, prompt text exact")
 
 # ---- with the engine -----------------------------------------------------------------
 
