@@ -5,8 +5,8 @@
 # string, Gemma 3 and SmolLM2 vocabularies.
 #   usage: bench/tok_speed.sh [RUNS]    (needs build/hone and the models;
 #   peers run when $TOKREF_PY is a python with sentencepiece, protobuf, tokenizers,
-#   gguf: see bench/tok_peers.py). llama.cpp itself is not run here: it is not
-#   installable on this machine without building it (llama-cpp-python).
+#   gguf: see bench/tok_peers.py). llama.cpp itself: bench/tok_vs_llamacpp.py
+#   (llama-cpp-python), results in bench/RESULTS.md.
 set -eu
 cd "$(dirname "$0")/.."
 RUNS="${1:-5}"

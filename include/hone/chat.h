@@ -109,6 +109,20 @@ int hone_chat_render(const hone_chat_template *t, const hone_chat_msg *msgs, siz
                      int add_generation_prompt, char **out, size_t *out_len,
                      hone_chat_span *spans, hone_err *err);
 
+/* The supervised-token mask of a rendered conversation: mask[k] = 1 for the tokens of each
+ * shown assistant message's content and of the end-of-turn marker right after it
+ * (hone_chat_template_eot), 0 elsewhere. ids must be the encoding of text (len bytes, as
+ * rendered by hone_chat_render with msgs/spans, n_msgs entries), with HONE_TOK_SPECIAL when
+ * the template's markers are control tokens; mask has n_ids entries. Precisely: token k is
+ * supervised iff its bytes intersect [begin, end + |eot|) of an assistant span, so a token
+ * that straddles the content start (SentencePiece "▁The" after "[/INST]") counts. HONE_EARG
+ * when the ids do not spell the text (an SPM space prefix, added at the start and after
+ * each split-out token, is allowed for). Declared here, defined in src/tok/chat_mask.c. */
+typedef struct hone_tok hone_tok;
+int hone_chat_mask(const hone_tok *tok, const hone_chat_template *t, const char *text, size_t len,
+                   const hone_chat_msg *msgs, const hone_chat_span *spans, size_t n_msgs,
+                   const int32_t *ids, size_t n_ids, unsigned char *mask, hone_err *err);
+
 #ifdef __cplusplus
 }
 #endif

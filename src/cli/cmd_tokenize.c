@@ -108,8 +108,8 @@ static int open_template(hone_chat_template **c, const hone_gguf *g, const hone_
     return hone_chat_template_open(c, found, err);
 }
 
-/* --chat: render, tokenize with special tokens, mark supervised tokens. A token is
- * supervised when its bytes start inside an assistant message's [start, end_turn). */
+/* --chat: render, tokenize with special tokens, mark supervised tokens (hone_chat_mask:
+ * the tokens of each assistant message's content and its end-of-turn marker). */
 static int run_chat(const char *model, const char *file, const char *name, int gen, int mode, int json) {
     json_error_t je;
     json_t *root = json_load_file(file, 0, &je);
@@ -147,31 +147,15 @@ static int run_chat(const char *model, const char *file, const char *name, int g
         goto out;
     }
     if (hone_chat_template_warning(c)) fprintf(stderr, "hone: warning: %s\n", hone_chat_template_warning(c));
-    /* supervised bytes of an assistant message: its content and the end-of-turn marker */
-    const char *eot = hone_chat_template_eot(c);
-    size_t eot_len = eot ? strlen(eot) : 0;
-    /* byte offset of each token: the decoded bytes, back to back (SPM with a space
-     * prefix: the first piece's extra space is not in the text) */
-    size_t off = 0, n_sup = 0;
+    /* supervised: each assistant message's content and end-of-turn marker (hone_chat_mask) */
+    size_t n_sup = 0;
     unsigned char *sup = calloc(n ? n : 1, 1);
-    for (size_t k = 0; k < n; k++) {
-        hone_str b = hone_tok_id_bytes(t, ids[k]);
-        size_t bl = b.len;
-        if (k == 0 && hone_tok_get_kind(t) == HONE_TOK_SPM && hone_tok_add_space_prefix(t) && bl &&
-            b.ptr[0] == ' ' && (len == 0 || text[0] != ' '))
-            bl--;
-        for (size_t i = 0; i < nm; i++)
-            if ((!strcmp(msgs[i].role, "assistant") || !strcmp(msgs[i].role, "model")) && sp[i].shown &&
-                off >= sp[i].begin &&
-                off < sp[i].end + (eot_len && sp[i].end + eot_len <= len &&
-                                           !memcmp(text + sp[i].end, eot, eot_len) ? eot_len : 0))
-                sup[k] = 1;
-        n_sup += sup[k];
-        off += bl;
+    if (hone_chat_mask(t, c, text, len, msgs, sp, nm, ids, n, sup, &err)) {
+        free(sup);
+        status = cli_fail_err(&err);
+        goto out;
     }
-    if (off != len)
-        fprintf(stderr, "hone: warning: token bytes (%zu) do not add up to the text (%zu): marks may be off\n",
-                off, len);
+    for (size_t k = 0; k < n; k++) n_sup += sup[k];
     if (json) {
         json_t *o = json_object(), *ja = json_array(), *js = json_array();
         for (size_t k = 0; k < n; k++) {

@@ -15,6 +15,10 @@ GGUF metadata the C side reads:
 Special-token parsing: strings with "special": true are encoded with control
 tokens recognised (hone: HONE_TOK_SPECIAL); all others with none.
 
+Cross-checked against llama.cpp (llama-cpp-python) and transformers loading the same GGUF
+by check_tok_fixture_peers.py: llama.cpp agrees on 2207/2207 entries of both fixtures;
+results and the transformers differences explained in tests/fixtures/README.md.
+
 Needs (not in the test venv: the fixture is generated once):
     pip install sentencepiece protobuf tokenizers gguf numpy
 Run: python tests/ref/make_tok_fixture.py MODELS_DIR
