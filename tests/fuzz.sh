@@ -43,7 +43,7 @@ for f in "${targets[@]}"; do
   maxlen=4096
   if [ -d "$corpus" ]; then
     # the inputs only: the manifest and notes are not seeds
-    find "$corpus" -maxdepth 1 -type f ! -name '*.tsv' ! -name '*.md' -exec cp {} "$work/" \;
+    find "$corpus" -type f ! -name '*.tsv' ! -name '*.md' -exec cp --backup=numbered {} "$work/" \;
     big="$(find "$work" -type f -printf '%s\n' | sort -n | tail -1)"
     [ -n "$big" ] && [ "$big" -gt "$maxlen" ] && maxlen="$big"
   fi

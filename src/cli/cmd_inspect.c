@@ -227,6 +227,46 @@ static void num_print(const uint8_t *p, int t) {
     json_decref(j);
 }
 
+/* Length of the valid UTF-8 sequence at p[0..n) that is not a control character
+ * (C1, U+0080..U+009F, included: some terminals act on them), or 0. */
+static size_t utf8_printable(const unsigned char *p, size_t n) {
+    if (p[0] < 0xC2 || p[0] > 0xF4) return 0;
+    size_t len = p[0] < 0xE0 ? 2 : p[0] < 0xF0 ? 3 : 4;
+    if (len > n) return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xC0) != 0x80) return 0;
+    if (len == 2 && p[0] == 0xC2 && p[1] < 0xA0) return 0; /* C1 control */
+    if (len == 3 && ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0))) return 0;
+    if (len == 4 && ((p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90))) return 0;
+    return len;
+}
+
+/* Prints a name or key from a file for the terminal: printable ASCII and valid,
+ * non-control UTF-8 as they are, a backslash as \\, every other byte as \xNN,
+ * so a key with escape sequences cannot drive the terminal. Pads with spaces
+ * to `width` characters. */
+static void text_print(const char *s, size_t n, int width) {
+    const unsigned char *p = (const unsigned char *)s;
+    int cols = 0;
+    for (size_t i = 0; i < n;) {
+        size_t u;
+        if (p[i] == '\\') {
+            fputs("\\\\", stdout);
+            cols += 2, i++;
+        } else if (p[i] >= 0x20 && p[i] < 0x7f) {
+            putchar(p[i]);
+            cols++, i++;
+        } else if ((u = utf8_printable(p + i, n - i))) {
+            fwrite(p + i, 1, u, stdout);
+            cols++, i += u;
+        } else {
+            printf("\\x%02x", p[i]);
+            cols += 4, i++;
+        }
+    }
+    for (; cols < width; cols++) putchar(' ');
+}
+
 /* Prints a string quoted with C-style escapes, cut to `max` bytes (0 = all). */
 static void str_print(hone_str s, uint64_t max) {
     uint64_t n = max && s.len > max ? max : s.len;
@@ -237,7 +277,16 @@ static void str_print(hone_str s, uint64_t max) {
         else if (c == '\n') printf("\\n");
         else if (c == '\t') printf("\\t");
         else if (c < 0x20 || c == 0x7f) printf("\\x%02x", c);
-        else putchar(c);
+        else if (c < 0x80) putchar(c);
+        else {
+            size_t u = utf8_printable((const unsigned char *)s.ptr + i, n - i);
+            if (!u) {
+                printf("\\x%02x", c);
+                continue;
+            }
+            fwrite(s.ptr + i, 1, u, stdout);
+            i += u - 1;
+        }
     }
     putchar('"');
     if (n < s.len) printf("... (%llu bytes)", (unsigned long long)s.len);
@@ -289,7 +338,9 @@ static json_t *gguf_kv_json(const hone_gguf *g, int64_t i, int all) {
 static void gguf_kv_print(const hone_gguf *g, int64_t i, int all) {
     hone_str k = hone_gguf_kv_key(g, i);
     int t = hone_gguf_kv_type(g, i);
-    printf("  %.*s: ", (int)k.len, k.ptr);
+    printf("  ");
+    text_print(k.ptr, k.len, 0);
+    printf(": ");
     if (t == HONE_GGUF_STRING) {
         printf("STRING = ");
         str_print(hone_gguf_kv_str(g, i), all ? 0 : ABBREV_STR);
@@ -381,9 +432,14 @@ static int inspect_gguf(const char *path, const char *display, json_t *extra, co
             printf("ollama:         manifest %s\n", json_string_value(json_object_get(extra, "manifest")));
         if (have_desc) desc_print(&d);
         else printf("model:          (no description: %s)\n", derr.msg);
-        printf("vocab:          %llu tokens, tokenizer %.*s%s%.*s%s\n", (unsigned long long)n_tokens,
-               has_tok ? (int)tok_model.len : 4, has_tok ? tok_model.ptr : "none", has_pre ? " (pre " : "",
-               has_pre ? (int)tok_pre.len : 0, has_pre ? tok_pre.ptr : "", has_pre ? ")" : "");
+        printf("vocab:          %llu tokens, tokenizer ", (unsigned long long)n_tokens);
+        text_print(has_tok ? tok_model.ptr : "none", has_tok ? tok_model.len : 4, 0);
+        if (has_pre) {
+            printf(" (pre ");
+            text_print(tok_pre.ptr, tok_pre.len, 0);
+            printf(")");
+        }
+        printf("\n");
         printf("chat template:  %s\n", has_tmpl ? "yes" : "no");
         mix_print(&mix);
         printf("metadata:       %lld keys\n", (long long)hone_gguf_n_kv(g));
@@ -394,7 +450,9 @@ static int inspect_gguf(const char *path, const char *display, json_t *extra, co
                 hone_str n = hone_gguf_tensor_name(g, t);
                 uint64_t ne[4];
                 hone_gguf_tensor_shape(g, t, ne);
-                printf("  %-40.*s %-6s [", (int)n.len, n.ptr, hone_dtype_name(hone_gguf_tensor_type(g, t)));
+                printf("  ");
+                text_print(n.ptr, n.len, 40);
+                printf(" %-6s [", hone_dtype_name(hone_gguf_tensor_type(g, t)));
                 for (uint32_t k = 0; k < hone_gguf_tensor_ndim(g, t); k++)
                     printf("%s%llu", k ? ", " : "", (unsigned long long)ne[k]);
                 printf("] offset %llu, %llu bytes\n", (unsigned long long)hone_gguf_tensor_offset(g, t),
@@ -523,7 +581,9 @@ static int inspect_hf(const char *path, const opts *o) {
         mix_print(&mix);
         printf("metadata:       %lld keys\n", (long long)hone_st_n_meta(st));
         for (int64_t i = 0; i < hone_st_n_meta(st); i++) {
-            printf("  %s: ", hone_st_meta_key(st, i));
+            printf("  ");
+            text_print(hone_st_meta_key(st, i), strlen(hone_st_meta_key(st, i)), 0);
+            printf(": ");
             const char *v = hone_st_meta_value(st, i);
             str_print((hone_str){v, strlen(v)}, o->all ? 0 : ABBREV_STR);
             printf("\n");
@@ -535,7 +595,9 @@ static int inspect_hf(const char *path, const opts *o) {
             json_object_foreach(cfgj, k, v) {
                 char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
                 size_t n = s ? strlen(s) : 0;
-                printf("  %s: %.*s%s\n", k, (int)(o->all || n <= ABBREV_STR ? n : ABBREV_STR), s ? s : "",
+                printf("  ");
+                text_print(k, strlen(k), 0);
+                printf(": %.*s%s\n", (int)(o->all || n <= ABBREV_STR ? n : ABBREV_STR), s ? s : "",
                        !o->all && n > ABBREV_STR ? "..." : "");
                 free(s);
             }
@@ -545,7 +607,9 @@ static int inspect_hf(const char *path, const opts *o) {
             for (int64_t t = 0; t < hone_st_n_tensors(st); t++) {
                 uint32_t nd = hone_st_tensor_ndim(st, t);
                 const uint64_t *shape = hone_st_tensor_shape(st, t);
-                printf("  %-50s %-5s [", hone_st_tensor_name(st, t), hone_st_dtype_str(hone_st_tensor_dtype(st, t)));
+                printf("  ");
+                text_print(hone_st_tensor_name(st, t), strlen(hone_st_tensor_name(st, t)), 50);
+                printf(" %-5s [", hone_st_dtype_str(hone_st_tensor_dtype(st, t)));
                 for (uint32_t k = 0; k < nd; k++) printf("%s%llu", k ? ", " : "", (unsigned long long)shape[nd - 1 - k]);
                 printf("] shard %d offset %llu, %llu bytes\n", hone_st_tensor_shard(st, t),
                        (unsigned long long)hone_st_tensor_offset(st, t),

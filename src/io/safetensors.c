@@ -6,7 +6,10 @@
  * file byte). Every tensor entry is checked: a known dtype, a shape of
  * non-negative integers whose element and byte counts do not overflow,
  * data_offsets [begin, end) with begin <= end, end inside the data section,
- * end - begin == nelem * dtype size, and no two tensors' bytes overlapping.
+ * end - begin == nelem * dtype size; and, as the reference crate demands, the
+ * tensors tile the data section exactly: sorted by offset, the first at 0, each
+ * beginning where the previous ends, the last ending at the end of the file
+ * (a gap, an overlap or trailing bytes is an error naming the byte).
  * A sharded model is read through model.safetensors.index.json: every shard it
  * names is opened, every weight_map entry must be in the shard it names, and a
  * tensor name may appear in only one shard. Tensors are kept ordered by
@@ -174,7 +177,7 @@ static int parse_entry(hone_st *st, int shard, const char *name, json_t *e, uint
         return hone_err_set(err, HONE_EFORMAT, "%s: header: %s.dtype: expected a string", path, name);
     int dt = dtype_parse(json_string_value(jd));
     if (dt < 0)
-        return hone_err_set(err, HONE_EUNSUPPORTED, "%s: header: %s.dtype: unknown dtype '%s' (expected one of BOOL, U8, I8, U16, I16, F16, BF16, U32, I32, F32, U64, I64, F64, F8_E4M3, F8_E5M2)",
+        return hone_err_set(err, HONE_EUNSUPPORTED, "%s: header: %s.dtype: dtype '%s' is not supported (expected one of BOOL, U8, I8, U16, I16, F16, BF16, U32, I32, F32, U64, I64, F64, F8_E4M3, F8_E5M2)",
                             path, name, json_string_value(jd));
     if (!json_is_array(js))
         return hone_err_set(err, HONE_EFORMAT, "%s: header: %s.shape: expected an array", path, name);
@@ -244,8 +247,8 @@ static int parse_shard(hone_st *st, int shard, int want_meta, hone_err *err) {
     json_error_t je;
     json_t *root = json_loadb((const char *)h, (size_t)hlen, JSON_REJECT_DUPLICATES, &je);
     if (!root)
-        return hone_err_set(err, HONE_EFORMAT, "%s: header JSON line %d column %d (byte %lld): %s", s->path,
-                            je.line, je.column, (long long)(8 + (je.position > 0 ? je.position : 0)), je.text);
+        return hone_err_set(err, HONE_EFORMAT, "%s: byte %lld: header JSON line %d column %d: %s", s->path,
+                            (long long)(8 + (je.position > 0 ? je.position : 0)), je.line, je.column, je.text);
     int rc = HONE_OK;
     if (!json_is_object(root)) rc = hone_err_set(err, HONE_EFORMAT, "%s: header JSON is not an object", s->path);
     int64_t first = st->n;
@@ -260,15 +263,34 @@ static int parse_shard(hone_st *st, int shard, int want_meta, hone_err *err) {
     }
     json_decref(root);
     if (rc) return rc;
-    /* overlap: sort this shard's tensors by offset, neighbours must not intersect */
+    /* The data section must be tiled exactly, as the reference crate's validate()
+     * demands: sorted by offset, each tensor begins where the previous one ends
+     * (the first at 0), and the last ends at the end of the file. A file with
+     * gaps, overlaps or trailing bytes would be refused by every other loader. */
     if (st->n - first > 1) qsort(st->t + first, (size_t)(st->n - first), sizeof *st->t, cmp_tensor);
-    for (int64_t i = first + 1; i < st->n; i++) {
-        const st_tensor *a = &st->t[i - 1], *b = &st->t[i];
-        if (a->end > b->begin && b->end > b->begin && a->end > a->begin)
-            return hone_err_set(err, HONE_EFORMAT, "%s: header: tensor '%s' data [%llu, %llu) overlaps tensor '%s' [%llu, %llu)",
-                                s->path, b->name, (unsigned long long)b->begin, (unsigned long long)b->end,
-                                a->name, (unsigned long long)a->begin, (unsigned long long)a->end);
+    uint64_t at = 0;
+    for (int64_t i = first; i < st->n; i++) {
+        const st_tensor *a = i > first ? &st->t[i - 1] : NULL, *b = &st->t[i];
+        if (b->begin < at)
+            return hone_err_set(err, HONE_EFORMAT, "%s: byte %llu: tensor '%s' data [%llu, %llu) overlaps tensor '%s' [%llu, %llu) (expected it to begin at %llu)",
+                                s->path, (unsigned long long)(s->data_start + b->begin), b->name,
+                                (unsigned long long)b->begin, (unsigned long long)b->end, a->name,
+                                (unsigned long long)a->begin, (unsigned long long)a->end, (unsigned long long)at);
+        if (b->begin > at) {
+            if (a)
+                return hone_err_set(err, HONE_EFORMAT, "%s: byte %llu: gap before tensor '%s' data [%llu, %llu): expected it to begin at %llu, where tensor '%s' ends",
+                                    s->path, (unsigned long long)(s->data_start + at), b->name,
+                                    (unsigned long long)b->begin, (unsigned long long)b->end, (unsigned long long)at, a->name);
+            return hone_err_set(err, HONE_EFORMAT, "%s: byte %llu: gap before tensor '%s' data [%llu, %llu): expected the first tensor to begin at 0",
+                                s->path, (unsigned long long)s->data_start, b->name, (unsigned long long)b->begin,
+                                (unsigned long long)b->end);
+        }
+        at = b->end;
     }
+    if (at != data_size)
+        return hone_err_set(err, HONE_EFORMAT, "%s: byte %llu: %llu trailing bytes after the last tensor's data (expected the file to end at byte %llu)",
+                            s->path, (unsigned long long)(s->data_start + at), (unsigned long long)(data_size - at),
+                            (unsigned long long)(s->data_start + at));
     return HONE_OK;
 }
 

@@ -11,9 +11,10 @@ shape's element count times the dtype size.
 
 Files are built byte by byte (the JSON text by hand, so that duplicate keys,
 bad UTF-8 and odd numbers can be written). EXPECTED.tsv: NAME <TAB> EXPECT <TAB>
-WHERE, EXPECT `ok` or a substring of the one-line error (`error` until the
-reader's messages are settled: any error passes), WHERE a byte offset or JSON
-path the message must name, `-` when unstated.
+WHERE, EXPECT `ok` or a substring of the one-line error (EXPECT below), WHERE a
+byte offset the message must name ("byte N:"), `-` when the text names the
+tensor and field instead. Like the reference crate, hone wants the tensors to
+tile the data section exactly (first at 0, no gaps, no trailing bytes).
 
 `--check` (with the reference venv's python) loads every file with the PyPI
 safetensors package: `ok` files must load with the tensors this script put in,
@@ -33,10 +34,126 @@ SIZE = {"BOOL": 1, "U8": 1, "I8": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2, "I
         "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
 
 CASES = []   # (name, bytes, expect, where)
+
+# The error each corrupt file must give: a substring of hone's one-line message,
+# and the file byte it must name ("byte N:"), "-" where the message names the
+# tensor/field instead (the text itself holds it, e.g. "w.dtype").
+EXPECT = {
+    'data-missing.safetensors': ('header: a.data_offsets end 8 lies past the data section (0 bytes)', '-'),
+    'data-trailing-bytes.safetensors': ("1 trailing bytes after the last tensor's data (expected the file to end at byte 66)", '66'),
+    'dtype-f8.safetensors': ('header: w: data_offsets span 8 bytes, expected 2 (2 F8_E4M3 elements)', '-'),
+    'dtype-missing.safetensors': ('header: w.dtype: expected a string', '-'),
+    'dtype-null.safetensors': ('header: w.dtype: expected a string', '-'),
+    'dtype-number.safetensors': ('header: w.dtype: expected a string', '-'),
+    'header-leading-space.safetensors': ("expected the header JSON to start with '{'", '8'),
+    'hlen-0-with-data.safetensors': ("expected the header JSON to start with '{'", '8'),
+    'hlen-0.safetensors': ("expected the header JSON to start with '{'", '8'),
+    'hlen-100mb.safetensors': ('header length 104857600 exceeds the 100000000-byte limit (not a safetensors file?)', '0'),
+    'hlen-2p32.safetensors': ('header length 4294967296 exceeds the 100000000-byte limit (not a safetensors file?)', '0'),
+    'hlen-2p63.safetensors': ('header length 9223372036854775808 exceeds the 100000000-byte limit (not a safetensors file', '0'),
+    'hlen-2p64m1.safetensors': ('header length 18446744073709551615 exceeds the 100000000-byte limit (not a safetensors fil', '0'),
+    'hlen-one-past-end.safetensors': ('expected header JSON of 9 bytes, only 8 left in file', '8'),
+    'hlen-past-end.safetensors': ('expected header JSON of 200 bytes, only 57 left in file', '8'),
+    'hlen-short.safetensors': ('premature end of input', '28'),
+    'hlen-trunc-0.safetensors': ('expected 8-byte header length of 8 bytes, only 0 left in file', '0'),
+    'hlen-trunc-1.safetensors': ('expected 8-byte header length of 8 bytes, only 1 left in file', '0'),
+    'hlen-trunc-4.safetensors': ('expected 8-byte header length of 8 bytes, only 4 left in file', '0'),
+    'hlen-trunc-7.safetensors': ('expected 8-byte header length of 8 bytes, only 7 left in file', '0'),
+    'json-bad-escape.safetensors': ('invalid escape', '13'),
+    'json-bare-key.safetensors': ("string or '}' expected", '10'),
+    'json-bom.safetensors': ("expected the header JSON to start with '{'", '8'),
+    'json-comment.safetensors': ("string or '}' expected", '10'),
+    'json-control-in-string.safetensors': ('control character 0x1', '11'),
+    'json-deep-nesting-unclosed.safetensors': ("expected the header JSON to start with '{'", '8'),
+    'json-deep-nesting.safetensors': ('maximum parsing depth reached', '2072'),
+    'json-empty.safetensors': ("expected the header JSON to start with '{'", '8'),
+    'json-lone-surrogate-escape.safetensors': ("invalid Unicode '\\uD800'", '17'),
+    'json-nan.safetensors': ('invalid token', '16'),
+    'json-nul-byte.safetensors': ('end of file expected', '62'),
+    'json-single-quotes.safetensors': ("string or '}' expected", '10'),
+    'json-spaces.safetensors': ("expected the header JSON to start with '{'", '8'),
+    'json-syntax.safetensors': ("string or '}' expected", '28'),
+    'json-top-array.safetensors': ("expected the header JSON to start with '{'", '8'),
+    'json-top-null.safetensors': ("expected the header JSON to start with '{'", '8'),
+    'json-top-number.safetensors': ("expected the header JSON to start with '{'", '8'),
+    'json-top-string.safetensors': ("expected the header JSON to start with '{'", '8'),
+    'json-top-true.safetensors': ("expected the header JSON to start with '{'", '8'),
+    'json-trailing-comma.safetensors': ("string or '}' expected", '62'),
+    'json-trailing-garbage.safetensors': ('end of file expected', '64'),
+    'json-two-objects.safetensors': ('end of file expected', '62'),
+    'json-unterminated-object.safetensors': ("'}' expected", '64'),
+    'json-unterminated-string.safetensors': ('premature end of input', '16'),
+    'meta-array-top.safetensors': ('header: __metadata__ is not an object', '-'),
+    'meta-array.safetensors': ('header: __metadata__.k is not a string', '-'),
+    'meta-bool.safetensors': ('header: __metadata__.k is not a string', '-'),
+    'meta-duplicate-key.safetensors': ('duplicate object key', '36'),
+    'meta-duplicate.safetensors': ('duplicate object key', '41'),
+    'meta-not-object.safetensors': ('header: __metadata__ is not an object', '-'),
+    'meta-null-value.safetensors': ('header: __metadata__.k is not a string', '-'),
+    'meta-null.safetensors': ('header: __metadata__ is not an object', '-'),
+    'meta-number.safetensors': ('header: __metadata__.k is not a string', '-'),
+    'meta-object.safetensors': ('header: __metadata__.k is not a string', '-'),
+    'name-duplicate-escaped.safetensors': ('duplicate object key', '69'),
+    'name-duplicate.safetensors': ('duplicate object key', '64'),
+    'name-nul-escape.safetensors': ('NUL byte in object key', '19'),
+    'offsets-2p64.safetensors': ('too big integer', '77'),
+    'offsets-2p64m1.safetensors': ('too big integer', '75'),
+    'offsets-float.safetensors': ('header: w.data_offsets: expected [begin, end] integers', '-'),
+    'offsets-gap.safetensors': ("gap before tensor 'b' data [4, 6): expected it to begin at 2, where tensor 'a' ends", '122'),
+    'offsets-missing.safetensors': ('header: w.data_offsets: expected [begin, end] integers', '-'),
+    'offsets-negative.safetensors': ('header: w.data_offsets [-4, 0]: expected 0 <= begin <= end', '-'),
+    'offsets-not-array.safetensors': ('header: w.data_offsets: expected [begin, end] integers', '-'),
+    'offsets-not-from-zero.safetensors': ("gap before tensor 'w' data [4, 8): expected the first tensor to begin at 0", '64'),
+    'offsets-one-value.safetensors': ('header: w.data_offsets: expected [begin, end] integers', '-'),
+    'offsets-overlap.safetensors': ("tensor 'b' data [2, 6) overlaps tensor 'a' [0, 4) (expected it to begin at 4)", '122'),
+    'offsets-past-end.safetensors': ('header: w.data_offsets end 4 lies past the data section (2 bytes)', '-'),
+    'offsets-reversed.safetensors': ('header: w.data_offsets [4, 0]: expected 0 <= begin <= end', '-'),
+    'offsets-same.safetensors': ("tensor 'b' data [0, 4) overlaps tensor 'a' [0, 4) (expected it to begin at 4)", '120'),
+    'offsets-size-mismatch-big.safetensors': ('header: w: data_offsets span 5 bytes, expected 4 (4 U8 elements)', '-'),
+    'offsets-size-mismatch-small.safetensors': ('header: w: data_offsets span 3 bytes, expected 4 (4 U8 elements)', '-'),
+    'offsets-start-past-end.safetensors': ('header: w.data_offsets end 12 lies past the data section (4 bytes)', '-'),
+    'offsets-string.safetensors': ('header: w.data_offsets: expected [begin, end] integers', '-'),
+    'offsets-three-values.safetensors': ('header: w.data_offsets: expected [begin, end] integers', '-'),
+    'shape-2p63.safetensors': ('too big integer', '55'),
+    'shape-2p64.safetensors': ('too big integer', '56'),
+    'shape-2p64m1.safetensors': ('too big integer', '56'),
+    'shape-exponent.safetensors': ('header: w.shape[0]: expected a non-negative integer', '-'),
+    'shape-float.safetensors': ('header: w.shape[0]: expected a non-negative integer', '-'),
+    'shape-huge-digits.safetensors': ('too big integer', '436'),
+    'shape-leading-zero.safetensors': ('invalid token', '37'),
+    'shape-minus-zero.safetensors': ('header: w: data_offsets span 1 bytes, expected 0 (0 U8 elements)', '-'),
+    'shape-missing.safetensors': ('header: w.shape: expected an array', '-'),
+    'shape-negative-2d.safetensors': ('header: w.shape[1]: expected a non-negative integer', '-'),
+    'shape-negative.safetensors': ('header: w.shape[0]: expected a non-negative integer', '-'),
+    'shape-nested.safetensors': ('header: w.shape[0]: expected a non-negative integer', '-'),
+    'shape-not-array.safetensors': ('header: w.shape: expected an array', '-'),
+    'shape-null-dim.safetensors': ('header: w.shape[0]: expected a non-negative integer', '-'),
+    'shape-product-overflow-bytes.safetensors': ('header: w: data_offsets span 1 bytes, expected 4611686018427387904 (4611686018427387904 U8', '-'),
+    'shape-product-overflow.safetensors': ('header: w.shape: element count overflows', '-'),
+    'shape-string.safetensors': ('header: w.shape[0]: expected a non-negative integer', '-'),
+    'tensor-field-duplicate.safetensors': ('duplicate object key', '34'),
+    'tensor-not-object.safetensors': ("header: tensor 'w' is not an object", '-'),
+    'tensor-null.safetensors': ("header: tensor 'w' is not an object", '-'),
+    'utf8-cut-at-end.safetensors': ('unable to decode byte 0xe2', '34'),
+    'utf8-metadata.safetensors': ('unable to decode byte 0xe2', '31'),
+    'utf8-name-overlong.safetensors': ('unable to decode byte 0xc0', '10'),
+    'utf8-name-surrogate.safetensors': ('unable to decode byte 0xed', '10'),
+    'utf8-name.safetensors': ('unable to decode byte 0xff', '11'),
+    'dtype-empty.safetensors': ("header: w.dtype: dtype '' is not supported (expected one of BOOL", '-'),
+    'dtype-q4.safetensors': ("header: w.dtype: dtype 'Q4_0' is not supported", '-'),
+    'dtype-space.safetensors': ("header: w.dtype: dtype 'F32 ' is not supported", '-'),
+    'dtype-lower.safetensors': ("header: w.dtype: dtype 'f32' is not supported", '-'),
+    'dtype-f33.safetensors': ("header: w.dtype: dtype 'F33' is not supported", '-'),
+    'shape-many-dims.safetensors': ('header: w.shape: 40 dimensions, at most 8 supported', '-'),
+}
 LENIENT = {}  # name -> why the reference accepts it
 
 
 def add(name, data, expect="error", where=None, lenient=None):
+    if expect == "error":
+        assert name in EXPECT, "no expected message for " + name
+        expect, w = EXPECT[name]
+        where = None if w == "-" else w
     CASES.append((name, bytes(data), expect, where))
     if lenient:
         LENIENT[name] = lenient
@@ -238,16 +355,17 @@ def main():
     os.makedirs(out, exist_ok=True)
     keep = {n for n in os.listdir(out) if n.startswith("fuzz-")}
     for n in os.listdir(out):
-        if n not in keep:
+        if n not in keep and not os.path.isdir(os.path.join(out, n)):  # seed/ stays
             os.remove(os.path.join(out, n))
     lines = []
     for name, data, expect, where in CASES:
         with open(os.path.join(out, name), "wb") as f:
             f.write(data)
         lines.append("%s\t%s\t%s" % (name, expect, "-" if where is None else where))
+    lines += EXTRA
     with open(os.path.join(out, "EXPECTED.tsv"), "w") as f:
-        f.write("# name\texpect (ok, or a substring of the one-line error; 'error' = any error)\t"
-                "byte or JSON path named in the error (- = unstated)\n")
+        f.write("# name\texpect (ok, or a substring of the one-line error)\t"
+                "byte named in the error (- = unstated)\n")
         f.write("# written by tests/ref/make_safetensors_corpus.py; do not edit by hand\n")
         f.write("\n".join(lines) + "\n")
     print("%d files in %s" % (len(CASES), os.path.normpath(out)), file=sys.stderr)
@@ -285,6 +403,12 @@ def check():
           "them accepted by the reference on purpose), %d mismatches"
           % (len(CASES), n_ok, len(CASES) - n_ok, len(LENIENT), bad))
     return 1 if bad else 0
+
+
+# Inputs found by fuzzing (fuzz-*, minimized, kept in the folder by hand: this
+# script leaves them alone), each with its hand-written EXPECTED.tsv line.
+EXTRA = [
+]
 
 
 if __name__ == "__main__":
