@@ -74,10 +74,24 @@ $(B)/san/tests/%: tests/unit/%.c tests/unit/testutil.h $(B)/san/libhone.a
 	@mkdir -p $(dir $@)
 	$(CLANG) $(filter-out $(OPT) -MMD -MP,$(CFLAGS)) $(SAN_FLAGS) -Itests/unit -o $@ $< $(B)/san/libhone.a $(LDLIBS) -lcmocka
 
-$(B)/fuzz/%: fuzz/%.c $(LIB_SRC)
+# libFuzzer builds: the library once with coverage + ASan/UBSan instrumentation,
+# each target linked against it.
+FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(B)/fuzzobj/%.o)
+
+$(B)/fuzzobj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CLANG) $(filter-out $(OPT) -MMD -MP,$(CFLAGS)) -O1 -g -fsanitize=fuzzer,address,undefined \
-	  -fno-omit-frame-pointer -o $@ $< $(LIB_SRC) $(LDLIBS)
+	$(CLANG) $(filter-out $(OPT),$(CFLAGS)) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(B)/fuzz/libhone.a: $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/fuzz/%: fuzz/%.c $(B)/fuzz/libhone.a
+	@mkdir -p $(dir $@)
+	$(CLANG) $(filter-out $(OPT) -MMD -MP,$(CFLAGS)) $(FUZZ_FLAGS) -fsanitize=fuzzer \
+	  -o $@ $< $(B)/fuzz/libhone.a $(LDLIBS)
 
 tests-bin: $(TESTS) $(B)/hone $(TOOLS)
 san-bin: $(SAN_TESTS)
@@ -100,4 +114,4 @@ demo: setup models
 clean:
 	rm -rf $(B)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SAN_LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SAN_LIB_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)

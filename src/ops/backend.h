@@ -77,5 +77,8 @@ typedef struct hone_backend {
 const hone_backend *hone_backend_ref(void);
 /* The fast CPU backend for this CPU (its NULL entries already filled from ref). */
 const hone_backend *hone_backend_cpu(void);
+/* The raw fast-kernel table (src/ops/cpu/kernels.c, run-time dispatch); entries
+ * may be NULL. Model code uses hone_backend_cpu(), which fills them from ref. */
+const hone_backend *hone_cpu_kernels(void);
 
 #endif

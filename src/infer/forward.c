@@ -1,0 +1,138 @@
+/* forward.c: the transformer forward pass over one batch of tokens, for every
+ * supported architecture, through the backend table only (ops/backend.h).
+ *
+ * Per layer, as transformers defines the families:
+ *   gemma3:  h = x + post_attn_norm(attn(attn_norm(x)))
+ *            x' = h + post_ffn_norm(down(gelu_tanh(gate(n)) * up(n))), n = ffn_norm(h)
+ *            attention: q/k RMSNorm per head, then RoPE (local base on sliding
+ *            layers), scores scaled by 1/sqrt(query_pre_attn_scalar)
+ *   llama, mistral, qwen2: h = x + attn(attn_norm(x)); x' = h + down(silu(gate(n)) * up(n)),
+ *            n = ffn_norm(h); qwen2 adds q/k/v biases; mistral may slide
+ * then the final norm; logits only for the rows asked for (LM head = output, or
+ * the tied token embedding). Gemma3 scales the embeddings by sqrt(hidden)
+ * rounded to f32, as its torch tensor is. Every projection goes through
+ * forward_linear(), where LoRA attaches.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "infer/session.h"
+#include "util/err.h"
+
+typedef enum proj { PROJ_Q, PROJ_K, PROJ_V, PROJ_O, PROJ_GATE, PROJ_UP, PROJ_DOWN, PROJ_LM_HEAD } proj;
+
+/* THE linear layer: y (T, n_out) = x (T, n_in) W^T + b. Every projection of the
+ * model (q, k, v, o, gate, up, down, LM head) passes here, identified by
+ * (layer, which), so adapters attach in one place.
+ * LoRA attaches here: y += scale * B (A x), A (r, n_in), B (n_out, r). */
+static void forward_linear(hone_session *s, uint32_t layer, proj which, float *y, const float *x,
+                           const hone_weight *w, const float *bias, int64_t T) {
+    (void)layer;
+    (void)which;
+    s->be->matmul(y, x, w, bias, T, s->pool);
+}
+
+static void embed_tokens(hone_session *s, const int32_t *tokens, uint32_t n) {
+    const hone_model *m = s->m;
+    int64_t D = m->desc.hidden;
+    const hone_weight *e = &m->tok_embd;
+    for (uint32_t t = 0; t < n; t++) {
+        float *xt = s->x + t * D;
+        const uint8_t *row = (const uint8_t *)e->data + (size_t)tokens[t] * e->row_bytes;
+        hone_dequantize(e->type, row, xt, (uint64_t)D, NULL); /* type checked at load */
+        if (m->embed_scale != 1.0f)
+            for (int64_t i = 0; i < D; i++) xt[i] *= m->embed_scale;
+    }
+}
+
+static void add_into(float *x, const float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = x[i] + y[i];
+}
+
+/* Stores the batch's k, v rows (n, kv_dim) into the cache slots of positions qpos. */
+static void kv_store(kv_layer *c, const float *k, const float *v, const int32_t *qpos, uint32_t n, int64_t kv_dim) {
+    for (uint32_t t = 0; t < n; t++) {
+        uint32_t slot = (uint32_t)qpos[t] % c->slots;
+        memcpy(c->k + (size_t)slot * kv_dim, k + t * kv_dim, (size_t)kv_dim * sizeof(float));
+        memcpy(c->v + (size_t)slot * kv_dim, v + t * kv_dim, (size_t)kv_dim * sizeof(float));
+        c->kpos[slot] = qpos[t];
+    }
+}
+
+int forward_batch(hone_session *s, const int32_t *tokens, uint32_t n, hone_eval_out *out, hone_err *err) {
+    const hone_model *m = s->m;
+    const hone_model_desc *d = &m->desc;
+    const hone_backend *be = s->be;
+    int64_t T = n, D = d->hidden, F = d->ffn_hidden, H = d->n_heads, KV = d->n_kv_heads, hd = d->head_dim;
+    int64_t nkv = KV * hd;
+    float eps = d->rms_eps;
+
+    for (uint32_t t = 0; t < n; t++) s->qpos[t] = (int32_t)(s->pos + t);
+    embed_tokens(s, tokens, n);
+
+    for (uint32_t il = 0; il < d->n_layers; il++) {
+        const model_layer *L = &m->layers[il];
+        kv_layer *c = &s->kv[il];
+
+        /* attention block */
+        be->rmsnorm(s->xn, s->x, L->attn_norm, T, D, eps);
+        forward_linear(s, il, PROJ_Q, s->q, s->xn, &L->wq, L->bq, T);
+        forward_linear(s, il, PROJ_K, s->k, s->xn, &L->wk, L->bk, T);
+        forward_linear(s, il, PROJ_V, s->v, s->xn, &L->wv, L->bv, T);
+        float *q = s->q, *k = s->k;
+        if (L->q_norm) {
+            be->rmsnorm(s->q2, s->q, L->q_norm, T * H, hd, eps);
+            be->rmsnorm(s->k2, s->k, L->k_norm, T * KV, hd, eps);
+            q = s->q2;
+            k = s->k2;
+        }
+        be->rope(q, s->qpos, T, H, hd, d->rope_dim, L->freqs, m->rope_mode);
+        be->rope(k, s->qpos, T, KV, hd, d->rope_dim, L->freqs, m->rope_mode);
+        kv_store(c, k, s->v, s->qpos, n, nkv);
+        hone_attn_params ap = {
+            .n_heads = (uint32_t)H, .n_kv_heads = (uint32_t)KV, .head_dim = (uint32_t)hd,
+            .scale = (float)(1.0 / sqrt((double)d->query_pre_attn_scalar)),
+            .window = L->sliding ? d->sliding_window : 0,
+            .softcap = d->attn_logit_softcap,
+        };
+        uint64_t n_keys = (uint64_t)s->pos + n < c->slots ? (uint64_t)s->pos + n : c->slots;
+        be->attention(s->att, q, s->qpos, T, c->k, c->v, c->kpos, (int64_t)n_keys, &ap, s->pool);
+        forward_linear(s, il, PROJ_O, s->o, s->att, &L->wo, NULL, T);
+        if (L->post_attn_norm) {
+            be->rmsnorm(s->xn, s->o, L->post_attn_norm, T, D, eps);
+            add_into(s->x, s->xn, T * D);
+        } else {
+            add_into(s->x, s->o, T * D);
+        }
+
+        /* MLP block */
+        be->rmsnorm(s->xn, s->x, L->ffn_norm, T, D, eps);
+        forward_linear(s, il, PROJ_GATE, s->gate, s->xn, &L->w_gate, NULL, T);
+        forward_linear(s, il, PROJ_UP, s->up, s->xn, &L->w_up, NULL, T);
+        be->glu(s->act, s->gate, s->up, T, F, d->act == HONE_ACT_GELU_TANH);
+        forward_linear(s, il, PROJ_DOWN, s->o, s->act, &L->w_down, NULL, T);
+        if (L->post_ffn_norm) {
+            be->rmsnorm(s->xn, s->o, L->post_ffn_norm, T, D, eps);
+            add_into(s->x, s->xn, T * D);
+        } else {
+            add_into(s->x, s->o, T * D);
+        }
+    }
+
+    if (!out) return HONE_OK;
+    be->rmsnorm(s->xn, s->x, m->out_norm, T, D, eps);
+    if (out->hidden) memcpy(out->hidden, s->xn, (size_t)(T * D) * sizeof(float));
+    if (out->logits) {
+        uint32_t nr = out->rows ? out->n_rows : 1;
+        for (uint32_t r = 0; r < nr; r++) {
+            uint32_t t = out->rows ? out->rows[r] : n - 1;
+            memcpy(s->rows + (size_t)r * D, s->xn + (size_t)t * D, (size_t)D * sizeof(float));
+        }
+        forward_linear(s, UINT32_MAX, PROJ_LM_HEAD, out->logits, s->rows, &m->output, NULL, nr);
+        float cap = d->final_logit_softcap;
+        if (cap > 0)
+            for (size_t i = 0; i < (size_t)nr * d->vocab; i++) out->logits[i] = cap * tanhf(out->logits[i] / cap);
+    }
+    (void)err;
+    return HONE_OK;
+}

@@ -1,0 +1,158 @@
+/* session.c: hone_session: the run state of one sequence (see session.h for
+ * the KV cache layout). Every buffer is allocated here, sized for n_ctx and
+ * n_batch, so evaluation allocates nothing (the reference ops excepted: they
+ * take a little per-call scratch). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "infer/session.h"
+#include "util/err.h"
+
+static void *alloc_f32(size_t n, int *bad) {
+    void *p = calloc(n ? n : 1, sizeof(float));
+    if (!p) *bad = 1;
+    return p;
+}
+
+int hone_session_init(hone_session **out, hone_model *m, const hone_session_opts *opts, hone_err *err) {
+    *out = NULL;
+    hone_session_opts o = {0};
+    if (opts) o = *opts;
+    const hone_model_desc *d = &m->desc;
+    uint32_t n_ctx = o.n_ctx, n_batch = o.n_batch ? o.n_batch : 512;
+    if (!n_ctx) n_ctx = d->context && d->context < 4096 ? d->context : 4096;
+    if (n_batch > n_ctx) n_batch = n_ctx;
+    if (n_ctx > (uint32_t)INT32_MAX - 1)
+        return hone_err_set(err, HONE_EARG, "session context %u is too large", n_ctx);
+    hone_session *s = calloc(1, sizeof *s);
+    if (!s) return hone_err_set(err, HONE_ENOMEM, "out of memory for a session");
+    s->m = m;
+    s->be = m->be;
+    s->n_ctx = n_ctx;
+    s->n_batch = n_batch;
+    int rc = hone_pool_create(&s->pool, o.n_threads, err);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    size_t B = n_batch, D = d->hidden, F = d->ffn_hidden;
+    size_t nq = (size_t)d->n_heads * d->head_dim, nkv = (size_t)d->n_kv_heads * d->head_dim;
+    int bad = 0;
+    s->x = alloc_f32(B * D, &bad);
+    s->xn = alloc_f32(B * D, &bad);
+    s->o = alloc_f32(B * D, &bad);
+    s->rows = alloc_f32(B * D, &bad);
+    s->q = alloc_f32(B * nq, &bad);
+    s->q2 = alloc_f32(B * nq, &bad);
+    s->att = alloc_f32(B * nq, &bad);
+    s->k = alloc_f32(B * nkv, &bad);
+    s->k2 = alloc_f32(B * nkv, &bad);
+    s->v = alloc_f32(B * nkv, &bad);
+    s->gate = alloc_f32(B * F, &bad);
+    s->up = alloc_f32(B * F, &bad);
+    s->act = alloc_f32(B * F, &bad);
+    s->qpos = calloc(B, sizeof *s->qpos);
+    s->kv = calloc(d->n_layers, sizeof *s->kv);
+    if (!s->qpos || !s->kv) bad = 1;
+    for (uint32_t il = 0; il < d->n_layers && !bad; il++) {
+        kv_layer *c = &s->kv[il];
+        uint64_t slots = n_ctx;
+        if (m->layers[il].sliding && (uint64_t)d->sliding_window + n_batch < slots)
+            slots = (uint64_t)d->sliding_window + n_batch;
+        c->slots = (uint32_t)slots;
+        c->k = alloc_f32(slots * nkv, &bad);
+        c->v = alloc_f32(slots * nkv, &bad);
+        c->kpos = malloc(slots * sizeof *c->kpos);
+        if (!c->kpos) bad = 1;
+        else
+            for (uint64_t j = 0; j < slots; j++) c->kpos[j] = KV_EMPTY;
+    }
+    if (bad) {
+        hone_session_free(s);
+        return hone_err_set(err, HONE_ENOMEM, "out of memory for a session of %u tokens (batch %u)", n_ctx, n_batch);
+    }
+    *out = s;
+    return HONE_OK;
+}
+
+void hone_session_free(hone_session *s) {
+    if (!s) return;
+    if (s->kv)
+        for (uint32_t il = 0; il < s->m->desc.n_layers; il++) {
+            free(s->kv[il].k);
+            free(s->kv[il].v);
+            free(s->kv[il].kpos);
+        }
+    free(s->kv);
+    free(s->x);
+    free(s->xn);
+    free(s->o);
+    free(s->rows);
+    free(s->q);
+    free(s->q2);
+    free(s->att);
+    free(s->k);
+    free(s->k2);
+    free(s->v);
+    free(s->gate);
+    free(s->up);
+    free(s->act);
+    free(s->qpos);
+    hone_pool_free(s->pool);
+    free(s);
+}
+
+int hone_session_eval(hone_session *s, const int32_t *tokens, uint32_t n, hone_eval_out *out, hone_err *err) {
+    if (n == 0 || n > s->n_batch)
+        return hone_err_set(err, HONE_EARG, "eval of %u tokens: expected 1 to %u (the session's batch size)", n,
+                            s->n_batch);
+    if ((uint64_t)s->pos + n > s->n_ctx)
+        return hone_err_set(err, HONE_EARG, "eval of %u tokens at position %u exceeds the context of %u tokens", n,
+                            s->pos, s->n_ctx);
+    for (uint32_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || (uint32_t)tokens[i] >= s->m->desc.vocab)
+            return hone_err_set(err, HONE_EARG, "token %u of the batch is %d, outside the vocabulary of %u", i,
+                                tokens[i], s->m->desc.vocab);
+    if (out && out->logits && out->rows)
+        for (uint32_t r = 0; r < out->n_rows; r++)
+            if (out->rows[r] >= n)
+                return hone_err_set(err, HONE_EARG, "logits row %u asks for token %u of a batch of %u", r,
+                                    out->rows[r], n);
+    if (out && out->logits && out->rows && out->n_rows > n)
+        return hone_err_set(err, HONE_EARG, "%u logits rows for a batch of %u tokens", out->n_rows, n);
+    int rc = forward_batch(s, tokens, n, out, err);
+    if (rc) return rc;
+    s->pos += n;
+    return HONE_OK;
+}
+
+uint32_t hone_session_pos(const hone_session *s) { return s->pos; }
+
+/* Forgets positions >= pos. A sliding layer's ring must still hold the window
+ * before pos (positions pos-window+1 .. pos-1), else the cache cannot continue
+ * from there: HONE_EARG (truncate to 0 and evaluate again). */
+int hone_session_truncate(hone_session *s, uint32_t pos, hone_err *err) {
+    if (pos > s->pos)
+        return hone_err_set(err, HONE_EARG, "truncate to position %u: the session holds only %u tokens", pos, s->pos);
+    const hone_model_desc *d = &s->m->desc;
+    if (pos > 0)
+        for (uint32_t il = 0; il < d->n_layers; il++) {
+            kv_layer *c = &s->kv[il];
+            if (c->slots >= s->n_ctx) continue;
+            uint32_t need = pos >= d->sliding_window ? pos - d->sliding_window + 1 : 0;
+            /* oldest position still in the ring */
+            uint32_t oldest = s->pos > c->slots ? s->pos - c->slots : 0;
+            if (need < oldest)
+                return hone_err_set(err, HONE_EARG,
+                                    "truncate to position %u: layer %u's sliding-window cache no longer holds "
+                                    "position %u (it keeps the last %u); truncate to 0 and evaluate again",
+                                    pos, il, need, c->slots);
+        }
+    for (uint32_t il = 0; il < d->n_layers; il++) {
+        kv_layer *c = &s->kv[il];
+        for (uint32_t j = 0; j < c->slots; j++)
+            if (c->kpos[j] != KV_EMPTY && (uint32_t)c->kpos[j] >= pos) c->kpos[j] = KV_EMPTY;
+    }
+    s->pos = pos;
+    return HONE_OK;
+}
