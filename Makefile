@@ -11,7 +11,7 @@ CFLAGS   ?= $(OPT) -g
 GCC_ONLY := $(if $(findstring clang,$(shell $(CC) --version 2>/dev/null | head -1)),,-Wno-format-truncation)
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -fno-finite-math-only \
             -fno-strict-aliasing -pthread -Iinclude -Isrc -MMD -MP
-LDLIBS   += -ljansson -lpcre2-8 -ledit -lm -pthread
+LDLIBS   += -ljansson -lpcre2-8 -lyaml -lsqlite3 -ledit -lm -pthread
 
 B        := build
 LIB_SRC  := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
@@ -115,3 +115,9 @@ clean:
 	rm -rf $(B)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SAN_LIB_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
+
+# Kernel-lab benchmark of the fast CPU matmul (bench/RESULTS.md): build/gemm_bench.
+.PHONY: bench
+bench: $(B)/gemm_bench
+$(B)/gemm_bench: bench/gemm_bench.c $(B)/libhone.a
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libhone.a $(LDLIBS)

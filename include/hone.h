@@ -150,5 +150,6 @@ const void *hone_gguf_tensor_data(const hone_gguf *g, int64_t t); /* into the ma
 #include "hone/sign.h"
 #include "hone/generate.h"
 #include "hone/chat.h"
+#include "hone/ab.h"
 
 #endif

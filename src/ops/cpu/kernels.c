@@ -1,9 +1,78 @@
-/* kernels.c: PLACEHOLDER for the fast CPU kernels. This file is replaced by the
- * fast-kernel branch (engkern); here every entry is NULL, so hone_backend_cpu()
- * runs the reference ops everywhere. hone_cpu_kernels() is declared in
- * ops/backend.h. */
-#include "ops/backend.h"
+/* kernels.c: the fast CPU backend table (hone_cpu_kernels) and its run-time
+ * dispatch. Entries left NULL are filled from the reference backend by the
+ * engine (src/ops/backend.c). The level is read at each call, so tests can force
+ * the scalar / AVX2 / AVX-512 paths on one machine (cpu_kern_force).
+ *
+ * Matmul picks per weight type: quantized types with an int8 decoder take the
+ * INT8 variant where AVX-512 VNNI exists (measured faster: bench/RESULTS.md)
+ * and, on AVX2, for T < 4 (streamed rows, vpmaddubsw); everything else the
+ * F32 variant. */
+#include "ops/cpu/kern.h"
 
-static const hone_backend KERNELS = {.name = "cpu (reference fallback)"};
+static int forced_level = -1, forced_variant = CPU_VAR_AUTO;
 
-const hone_backend *hone_cpu_kernels(void) { return &KERNELS; }
+int cpu_kern_best_level(void) {
+    unsigned f = hone_cpu_features();
+    const unsigned need512 = HONE_CPU_AVX512F | HONE_CPU_AVX512BW | HONE_CPU_AVX512VL |
+                             HONE_CPU_AVX512VNNI | HONE_CPU_FMA;
+    if ((f & need512) == need512) return CPU_LVL_AVX512;
+    if ((f & (HONE_CPU_AVX2 | HONE_CPU_FMA | HONE_CPU_F16C)) ==
+        (HONE_CPU_AVX2 | HONE_CPU_FMA | HONE_CPU_F16C))
+        return CPU_LVL_AVX2;
+    return CPU_LVL_SCALAR;
+}
+
+void cpu_kern_force(int level, int variant) {
+    int best = cpu_kern_best_level();
+    __atomic_store_n(&forced_level, level > best ? best : level, __ATOMIC_RELAXED);
+    __atomic_store_n(&forced_variant, variant, __ATOMIC_RELAXED);
+}
+
+int cpu_kern_level(void) {
+    int l = __atomic_load_n(&forced_level, __ATOMIC_RELAXED);
+    return l < 0 ? cpu_kern_best_level() : l;
+}
+
+int cpu_kern_variant(void) { return __atomic_load_n(&forced_variant, __ATOMIC_RELAXED); }
+
+static void kern_matmul(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,
+                        hone_pool *pool) {
+    if (T <= 0 || w->n_out <= 0) return;
+    int level = cpu_kern_level(), var = cpu_kern_variant();
+    int q = cpu_wdec_supported(w->type, NULL);
+    if (var == CPU_VAR_AUTO) /* AVX2: int8 (vpmaddubsw) only streams rows; panels are F32 */
+        var = q && (level != CPU_LVL_AVX2 || T < CPU_MATVEC_MAX_T) ? CPU_VAR_INT8 : CPU_VAR_F32;
+    if (var == CPU_VAR_INT8 && q) cpu_matmul_int8(y, x, w, bias, T, pool, level);
+    else cpu_matmul_f32(y, x, w, bias, T, pool, level);
+}
+
+static void kern_rmsnorm(float *y, const float *x, const float *w, int64_t T, int64_t D, float eps) {
+    cpu_rmsnorm(y, x, w, T, D, eps, cpu_kern_level());
+}
+
+static void kern_rope(float *x, const int32_t *pos, int64_t T, int64_t H, int64_t head_dim,
+                      int64_t rope_dim, const float *freqs, hone_rope_mode mode) {
+    cpu_rope(x, pos, T, H, head_dim, rope_dim, freqs, mode, cpu_kern_level());
+}
+
+static void kern_attention(float *out, const float *q, const int32_t *qpos, int64_t T, const float *k,
+                           const float *v, const int32_t *kpos, int64_t n_keys,
+                           const hone_attn_params *p, hone_pool *pool) {
+    cpu_attention(out, q, qpos, T, k, v, kpos, n_keys, p, pool, cpu_kern_level());
+}
+
+static void kern_glu(float *y, const float *gate, const float *up, int64_t T, int64_t D, int gelu) {
+    cpu_glu(y, gate, up, T, D, gelu, cpu_kern_level());
+}
+
+/* Backward entries stay NULL (the reference fills them). */
+static const hone_backend cpu_kernels = {
+    .name = "cpu",
+    .matmul = kern_matmul,
+    .rmsnorm = kern_rmsnorm,
+    .rope = kern_rope,
+    .attention = kern_attention,
+    .glu = kern_glu,
+};
+
+const hone_backend *hone_cpu_kernels(void) { return &cpu_kernels; }

@@ -1,0 +1,303 @@
+/* hone/ab.h: public API, the A/B harness's core: the experiment file, the answer store and
+ * the statistics. Included by hone.h; see its conventions.
+ *
+ * ---- The experiment file (YAML, parsed with libyaml) ----------------------------------
+ *   name: text                       optional
+ *   description: text                optional
+ *   models:                          one or more; each has an id and EXACTLY ONE backend:
+ *     - id: gemma
+ *       path: m.gguf                 in-process model (optional `adapter: FILE`)
+ *       ollama: {name: llama3.2, url: http://127.0.0.1:11434}     (url optional, that default)
+ *       openai: {name: gpt-x, url: http://127.0.0.1:8080/v1, api_key_env: OPENAI_API_KEY}
+ *       num_ctx: 4096                optional context length (0 / absent = the model's own)
+ *       sampling: {temperature, top_p, max_tokens, seed}   optional per-model overrides
+ *   kernels: {NAME: FILE, ...}        the user's instruction texts (read at load time)
+ *   conditions:                      one or more
+ *     - id: signed
+ *       mode: none | system | prefix | postfix | sandwich    (the signing modes of hone/sign.h)
+ *       kernel: NAME                 required unless mode is none; forbidden for none
+ *       kernel_b: NAME               sandwich only: the closing kernel (default: kernel)
+ *       reminder: text               sandwich only: a last line after kernel_b
+ *   baseline: CONDITION-ID           the condition differentials are measured against
+ *   probes: FILE or [FILE, ...]      JSONL, one object a line: id, prompt, category, lang, signal
+ *                                    (all strings, all required, no other keys; blank lines ok;
+ *                                    ids unique across files)
+ *   samples: 3                       answers per cell (default 1)
+ *   sampling: {temperature: 0.7, top_p: 0.95, max_tokens: 1024, seed: 1}   (these defaults)
+ *   judges:                          optional
+ *     - model: ID                    a model id from `models`, or an inline model mapping
+ *       rubric: FILE
+ *       mode: score | pairwise | [score, pairwise]          (default score)
+ * Unknown keys, duplicate keys and duplicate ids are errors. Every error names the file, the
+ * line and the key path: "exp.yaml:14: conditions[2].mode: 'prefixx' is not one of none,
+ * system, prefix, postfix, sandwich". Probe-file errors are "probes.jsonl:LINE:COLUMN: ...".
+ * Relative paths (model path, adapter, kernels, probes, rubrics) resolve against the folder
+ * of the spec file. Model files are NOT opened at load time (a dry run needs none).
+ *
+ * ---- Cells and seeds ------------------------------------------------------------------
+ * Cells = models x conditions x probes x samples, enumerated model-major: index =
+ * ((m * n_conditions + c) * n_probes + p) * samples + s. The seed of sample s of probe P is
+ *   h    = FNV-1a 64 of P's id (bytes of the id; offset 0xcbf29ce484222325, prime 0x100000001b3)
+ *   seed = splitmix64(splitmix64(base + h) + s) & 0x7fffffff
+ * (splitmix64 as in Vigna's reference: z += 0x9e3779b97f4a7c15; z = (z ^ z>>30) *
+ * 0xbf58476d1ce4e5b9; z = (z ^ z>>27) * 0x94d049bb133111eb; z ^ z>>31), base = the
+ * model's sampling seed. It does not depend on the condition, so conditions are compared
+ * with common random numbers; it depends on the probe id, not its position, so adding a
+ * probe changes no other seed; 31 bits fit every backend's seed field.
+ *
+ * ---- The store (SQLite, WAL mode) -----------------------------------------------------
+ * Tables (all text UTF-8; JSON columns hold JSON text):
+ *   runs(id, started REAL unix s, spec_path, spec_hash, note)
+ *   answers(id, run_id, model, condition, probe, sample, seed, messages JSON, prompt_text
+ *     NULL, params JSON, answer NULL, prompt_tokens, answer_tokens (-1 unknown),
+ *     finish_reason, latency_s, model_identity, flags, error NULL, created REAL)
+ *     UNIQUE(model, condition, probe, sample)
+ *   judgements(id, run_id, judge, kind 'score'|'pairwise', answer_a, answer_b (0 for score),
+ *     ord (0: answer_a shown first; 1: answer_b shown first; 0 for score), prompt, raw,
+ *     score NULL (missing/unparsable), error NULL, latency_s, created)
+ *     UNIQUE(judge, kind, answer_a, answer_b, ord)
+ * One transaction per insert, busy timeout 10 s. An insert of a key already present is
+ * ignored (a resumed run never duplicates), except that a row holding an error may be
+ * replaced when the caller asks (retry of failed cells).
+ */
+#ifndef HONE_AB_H
+#define HONE_AB_H
+
+#include "hone.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- experiment file ---------------------------------------------------------------- */
+
+typedef enum hone_ab_backend { HONE_AB_LOCAL = 0, HONE_AB_OLLAMA, HONE_AB_OPENAI } hone_ab_backend;
+
+typedef struct hone_ab_sampling {
+    double temperature; /* >= 0 */
+    double top_p;       /* (0, 1] */
+    int64_t max_tokens; /* >= 1 */
+    uint64_t seed;
+} hone_ab_sampling;
+
+typedef struct hone_ab_model {
+    char *id;
+    hone_ab_backend backend;
+    char *path, *adapter;             /* local (adapter may be NULL); resolved paths */
+    char *name, *url, *api_key_env;   /* ollama / openai (api_key_env may be NULL) */
+    int64_t num_ctx;                  /* 0 = the model's own */
+    hone_ab_sampling sampling;        /* effective: spec sampling + this model's overrides */
+    int line;                         /* where it is defined in the spec */
+} hone_ab_model;
+
+typedef struct hone_ab_kernel {
+    char *name, *path; /* path resolved */
+    char *text;        /* the file's bytes, NUL-terminated */
+    size_t text_len;
+} hone_ab_kernel;
+
+typedef struct hone_ab_condition {
+    char *id;
+    char *mode;       /* "none", "system", "prefix", "postfix" or "sandwich" (hone_sign_mode_parse) */
+    int kernel;       /* index into kernels, -1 for none */
+    int kernel_b;     /* sandwich's closing kernel index, -1 = same as kernel */
+    char *reminder;   /* sandwich only, may be NULL */
+} hone_ab_condition;
+
+typedef struct hone_ab_probe {
+    char *id, *prompt, *category, *lang, *signal;
+    char *file; /* the JSONL file it came from */
+    int line;
+} hone_ab_probe;
+
+enum { HONE_AB_JUDGE_SCORE = 1, HONE_AB_JUDGE_PAIRWISE = 2 };
+
+typedef struct hone_ab_judge {
+    int model;          /* index into models, or -1 when inline */
+    hone_ab_model *inline_model; /* an inline model (not under test), else NULL */
+    char *rubric_path, *rubric; /* rubric text, NUL-terminated */
+    unsigned modes;     /* HONE_AB_JUDGE_* bits */
+} hone_ab_judge;
+
+typedef struct hone_ab_spec {
+    char *path, *dir; /* the spec file and its folder */
+    char *name, *description;
+    hone_ab_model *models;         size_t n_models;
+    hone_ab_kernel *kernels;       size_t n_kernels;
+    hone_ab_condition *conditions; size_t n_conditions;
+    int baseline;                  /* index into conditions */
+    hone_ab_probe *probes;         size_t n_probes;
+    uint32_t samples;
+    hone_ab_sampling sampling;     /* the spec-wide values */
+    hone_ab_judge *judges;         size_t n_judges;
+} hone_ab_spec;
+
+/* Parses and validates the file; reads the kernels, rubrics and probe files it names. */
+int hone_ab_spec_load(hone_ab_spec **out, const char *path, hone_err *err);
+/* Same over text in memory; `name` is used in messages, `dir` resolves relative paths. */
+int hone_ab_spec_load_mem(hone_ab_spec **out, const char *text, size_t len, const char *name,
+                          const char *dir, hone_err *err);
+void hone_ab_spec_free(hone_ab_spec *s);
+
+int hone_ab_spec_find_model(const hone_ab_spec *s, const char *id);     /* index or -1 */
+int hone_ab_spec_find_condition(const hone_ab_spec *s, const char *id); /* index or -1 */
+int hone_ab_spec_find_probe(const hone_ab_spec *s, const char *id);     /* index or -1 */
+
+typedef struct hone_ab_cell {
+    uint32_t model, condition, probe, sample;
+    uint32_t seed; /* see "Cells and seeds" */
+} hone_ab_cell;
+
+uint64_t hone_ab_spec_n_cells(const hone_ab_spec *s);
+/* The cell at index i (model-major order, see above); HONE_EARG when i is out of range. */
+int hone_ab_spec_cell(const hone_ab_spec *s, uint64_t i, hone_ab_cell *out, hone_err *err);
+uint32_t hone_ab_sample_seed(uint64_t base, const char *probe_id, uint32_t sample);
+
+/* ---- store -------------------------------------------------------------------------- */
+
+typedef struct hone_ab_store hone_ab_store;
+
+/* Creates the file and schema if needed, WAL mode, busy timeout. */
+int hone_ab_store_open(hone_ab_store **out, const char *path, hone_err *err);
+void hone_ab_store_close(hone_ab_store *st);
+
+/* Records a run; spec_hash may be NULL. */
+int hone_ab_store_begin_run(hone_ab_store *st, const char *spec_path, const char *spec_hash,
+                            const char *note, int64_t *run_id, hone_err *err);
+
+enum { HONE_AB_FLAG_CUTOFF = 1, HONE_AB_FLAG_OVERFLOW = 2, HONE_AB_FLAG_REFUSAL = 4,
+       HONE_AB_FLAG_LANG = 8 };
+
+typedef struct hone_ab_answer {
+    int64_t id;                  /* filled by get; ignored by put */
+    int64_t run_id;
+    const char *model, *condition, *probe;
+    int64_t sample;
+    int64_t seed;
+    const char *messages_json;   /* the exact messages sent (JSON array) */
+    const char *prompt_text;     /* the prompt after the chat template, or NULL */
+    const char *params_json;     /* every parameter (JSON object) */
+    const char *answer;          /* NULL when error is set */
+    int64_t prompt_tokens, answer_tokens; /* -1 = unknown */
+    const char *finish_reason;   /* "stop", "length", ... or NULL */
+    double latency_s;
+    const char *model_identity;  /* file hash or server digest */
+    int64_t flags;               /* HONE_AB_FLAG_* */
+    const char *error;           /* NULL = success */
+} hone_ab_answer;
+
+/* Inserts the answer of a cell. When the cell already has a row, nothing changes
+ * (*inserted = 0) unless replace_error is set and the stored row holds an error. */
+int hone_ab_store_put_answer(hone_ab_store *st, const hone_ab_answer *a, int replace_error,
+                             int *inserted, hone_err *err);
+/* Reads a cell's row into *a; strings are malloc'd copies owned by the caller
+ * (release with hone_ab_answer_free). HONE_ENOTFOUND when the cell has no row. */
+int hone_ab_store_get_answer(hone_ab_store *st, const char *model, const char *condition,
+                             const char *probe, int64_t sample, hone_ab_answer *a, hone_err *err);
+void hone_ab_answer_free(hone_ab_answer *a);
+int hone_ab_store_count_answers(hone_ab_store *st, int64_t *n, hone_err *err);
+
+/* Cells of the spec with no row (or, with include_errors, a row holding an error), as
+ * cell indices (hone_ab_spec_cell) in ascending order; *idx is malloc'd. */
+int hone_ab_store_missing(hone_ab_store *st, const hone_ab_spec *s, int include_errors,
+                          uint64_t **idx, size_t *n, hone_err *err);
+
+typedef struct hone_ab_judgement {
+    int64_t run_id;
+    const char *judge;
+    const char *kind;    /* "score" or "pairwise" */
+    int64_t answer_a;    /* answers.id */
+    int64_t answer_b;    /* answers.id for pairwise, 0 for score */
+    int64_t ord;         /* pairwise: 0 = answer_a shown first, 1 = answer_b first; score: 0 */
+    const char *prompt;  /* what the judge was sent */
+    const char *raw;     /* the judge's text */
+    double score;        /* NaN = missing / unparsable */
+    const char *error;   /* NULL = success */
+    double latency_s;
+} hone_ab_judgement;
+
+/* Insert-or-ignore by (judge, kind, answer_a, answer_b, ord); a row whose score is
+ * missing is replaced when replace_missing is set. */
+int hone_ab_store_put_judgement(hone_ab_store *st, const hone_ab_judgement *j,
+                                int replace_missing, int *inserted, hone_err *err);
+/* The stored score (NaN if missing); HONE_ENOTFOUND when there is no row. */
+int hone_ab_store_get_score(hone_ab_store *st, const char *judge, const char *kind,
+                            int64_t answer_a, int64_t answer_b, int64_t ord, double *score,
+                            hone_err *err);
+
+/* ---- statistics ----------------------------------------------------------------------- */
+
+typedef struct hone_stats_ci {
+    double mean, lo, hi; /* NaN when undefined (n == 0) */
+} hone_stats_ci;
+
+/* Mean of x[0..n) with a percentile bootstrap CI at `level` (e.g. 0.95): B resamples of
+ * size n with replacement (B = 0: 10000), drawn with xoshiro256** seeded by splitmix64(seed);
+ * bounds are the (1-level)/2 and (1+level)/2 quantiles of the B means, linearly
+ * interpolated (numpy's default percentile). n == 1 gives lo = hi = mean. */
+int hone_stats_bootstrap_mean(const double *x, size_t n, size_t B, double level, uint64_t seed,
+                              hone_stats_ci *out, hone_err *err);
+
+typedef struct hone_stats_wilcoxon {
+    size_t n;          /* pairs given */
+    size_t n_nonzero;  /* pairs used (zero differences dropped: zero_method 'wilcox') */
+    double r_plus, r_minus;
+    double statistic;  /* min(r_plus, r_minus), as scipy reports for two-sided */
+    double z;          /* normal approximation only (else NaN) */
+    double p;          /* two-sided */
+    const char *method; /* "exact", "permutation" or "normal" */
+} hone_stats_wilcoxon;
+
+/* Two-sided Wilcoxon signed-rank test of differences d[0..n), as scipy.stats.wilcoxon
+ * with its defaults (zero_method='wilcox', correction=False, method='auto'):
+ *   n <= 50, no ties, no zeros:  exact null distribution of R+ ("exact");
+ *   n <= 13 with ties or zeros:  all 2^n sign flips, R+ recomputed ("permutation");
+ *   otherwise:                   normal approximation, zeros dropped, tie-corrected variance.
+ * n counts zeros (scipy's rule). All zeros: p = NaN. */
+int hone_stats_wilcoxon_test(const double *d, size_t n, hone_stats_wilcoxon *out, hone_err *err);
+
+/* Matched-pairs rank-biserial correlation (R+ - R-) / (R+ + R-), zeros dropped; NaN if none. */
+double hone_stats_rank_biserial(const double *d, size_t n);
+
+typedef struct hone_stats_paired {
+    size_t n;
+    hone_stats_ci diff;       /* mean of cond - base, bootstrap CI */
+    hone_stats_wilcoxon test;
+    double rank_biserial;
+    size_t wins, ties, losses; /* cond > base, ==, < */
+    double p_holm;            /* filled by the caller's Holm pass; NaN here */
+} hone_stats_paired;
+
+/* Paired comparison of cond[i] vs base[i] (one value per probe, e.g. the mean over samples). */
+int hone_stats_paired_compare(const double *cond, const double *base, size_t n, size_t B,
+                              double level, uint64_t seed, hone_stats_paired *out, hone_err *err);
+
+/* All conditions of one model against the baseline: scores is (n_cond, n_probe) row-major,
+ * one value per probe (e.g. the mean judged score over samples), NaN where missing; a
+ * probe missing under either condition is left out of that pair. out[c] for each c !=
+ * baseline gets hone_stats_paired_compare (seed + c), then p_holm is Holm across those
+ * comparisons; out[baseline] has n = 0 and NaN everywhere. */
+int hone_stats_compare_conditions(const double *scores, size_t n_cond, size_t n_probe,
+                                  size_t baseline, size_t B, double level, uint64_t seed,
+                                  hone_stats_paired *out, hone_err *err);
+
+/* Holm step-down adjusted p-values (as statsmodels multipletests 'holm'); NaN p stays NaN
+ * and does not count. adj may equal p. */
+int hone_stats_holm(const double *p, size_t n, double *adj, hone_err *err);
+
+/* Krippendorff's alpha, interval metric. r is (n_raters, n_units) row-major; NaN = missing.
+ * Units with fewer than 2 ratings are dropped. NaN when undefined (no pairable values or
+ * no disagreement expected). */
+int hone_stats_kripp_alpha_interval(const double *r, size_t n_raters, size_t n_units,
+                                    double *alpha, hone_err *err);
+
+/* Order-flip rate of pairwise judgements run in both orders. pref0[i], pref1[i]: the
+ * preference for the condition over the baseline (> 0 condition better, < 0 baseline
+ * better, 0 tie), in the two presentation orders, already mapped to the same frame.
+ * A flip is a pair whose signs differ; pairs with a NaN are skipped. NaN if none. */
+double hone_stats_flip_rate(const double *pref0, const double *pref1, size_t n, size_t *n_used);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
