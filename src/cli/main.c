@@ -7,6 +7,10 @@
 
 static const cli_command COMMANDS[] = {
     {"tokenize", cmd_tokenize, "text -> token ids, pieces or a count with a model's tokenizer"},
+    {"generate", cmd_generate, "generate an answer to a prompt (chat template, kernel signing, sampling)"},
+    {"chat", cmd_chat, "interactive chat with a model (history, /reset, /system, /kernel)"},
+    {"perplexity", cmd_perplexity, "perplexity of a text file (llama.cpp's definition)"},
+    {"bench", cmd_bench, "prompt-processing and generation speed, like llama-bench"},
     {"export-adapter", cmd_export_adapter, "convert a LoRA adapter folder between mlx-lm's and PEFT's layouts"},
     {"inspect", cmd_inspect, "show a model's architecture, metadata and tensors (GGUF, HF folder, ollama:NAME)"},
 };
