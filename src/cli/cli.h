@@ -20,6 +20,7 @@ int cmd_generate(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_ab(int argc, char **argv);
 int cmd_export_adapter(int argc, char **argv);
 
 /* Prints "hone: MSG" to stderr and returns the exit status 1. */
