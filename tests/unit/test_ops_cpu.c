@@ -260,6 +260,39 @@ static void test_quant_act(void **state) {
     assert_true(dx[0][0] == 0.0f);
 }
 
+/* INT16 activations: scalar and AVX-512 give identical bytes; hi in [-127, 127],
+ * lo in [-64, 63], dx_hi = 128 dx_lo, |x - (dx_hi hi + dx_lo lo)| <= dx_lo / 2
+ * (+ rounding of x/dx), dx_lo = max|x| / 16256, and dxs = dx * sum per row. */
+static void test_quant_act16(void **state) {
+    enum { T = 3, K = 96 };
+    float x[T * K], dx[2][2 * T * K / 32], dxs[2][2 * T * K / 16];
+    int8_t q[2][2 * T * K];
+    for (int i = 0; i < T * K; i++) x[i] = nrand() * (i < 32 ? 0.0f : 1.0f) * (i % 7 == 0 ? 100.0f : 1.0f);
+    int best = cpu_kern_best_level();
+    for (int sub = 16; sub <= 32; sub += 16) {
+        cpu_quant_act16(x, T, K, sub, q[0], dx[0], dxs[0], CPU_LVL_SCALAR);
+        cpu_quant_act16(x, T, K, sub, q[1], dx[1], dxs[1], best);
+        assert_memory_equal(q[0], q[1], sizeof q[0]);
+        assert_memory_equal(dx[0], dx[1], sizeof dx[0]);
+        assert_memory_equal(dxs[0], dxs[1], sizeof(float) * 2 * T * K / sub);
+        for (int t = 0; t < T; t++)
+            for (int k = 0; k < K; k++) {
+                int hi = q[0][2 * t * K + k], lo = q[0][(2 * t + 1) * K + k];
+                float dh = dx[0][2 * t * (K / 32) + k / 32], dl = dx[0][(2 * t + 1) * (K / 32) + k / 32];
+                assert_true(hi >= -127 && hi <= 127 && lo >= -64 && lo <= 63);
+                assert_true(dh == 128.0f * dl);
+                double e = fabs(x[t * K + k] - ((double)dh * hi + (double)dl * lo));
+                if (e > dl * 0.5005) fail_msg("x[%d][%d] quantized badly: err %g > %g", t, k, e, dl * 0.5005);
+            }
+        for (int s = 0; s < 2 * T * K / sub; s++) {
+            int sum = 0;
+            for (int i = 0; i < sub; i++) sum += q[0][s * sub + i];
+            assert_true(dxs[0][s] == dx[0][s * sub / 32] * (float)sum);
+        }
+    }
+    assert_true(dx[0][0] == 0.0f && dx[0][1 * (K / 32) + 0] == 0.0f);
+}
+
 /* The SIMD row decoders give the same bytes and scales as the scalar ones. */
 static void test_wdec_rows(void **state) {
     if (cpu_kern_best_level() < CPU_LVL_AVX2) skip();
@@ -458,6 +491,7 @@ static void test_glu(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quant_act),
+        cmocka_unit_test(test_quant_act16),
         cmocka_unit_test(test_wdec_rows),
         cmocka_unit_test(test_matmul_one_thread),
         cmocka_unit_test(test_matmul_pool),

@@ -95,6 +95,12 @@ void cpu_matmul_int8_q(float *y, const hone_weight *w, const float *bias, int64_
 
 void cpu_matmul_int8(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,
                      hone_pool *pool, int level);
+/* INT16 activations: token t of x (T, n_in) becomes int8 rows 2t (hi) and 2t+1
+ * (lo) of xq (2T, n_in), with dx (2T, n_in/32), dxs (2T, n_in/sub) as in
+ * cpu_quant_act: x ~ dx[2t] hi + dx[2t+1] lo, dx[2t] = 128 dx[2t+1]
+ * = 128 max|x| / 16256 per 32 (matmul_q16.c). Scalar and AVX-512 give identical bytes. */
+void cpu_quant_act16(const float *x, int64_t T, int64_t n_in, int sub, int8_t *xq, float *dx,
+                     float *dxs, int level);
 void cpu_matmul_int16(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,
                       hone_pool *pool, int level);
 void cpu_matmul_f32(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,

@@ -22,6 +22,10 @@
 
 #include "ops/cpu/kern.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 /* One token x (n) -> two int8 rows (hi at q, lo at q + n), their per-32 scales
  * (dx, dx + n/32) and per-sub-block dx * sum (dxs, dxs + n/sub). */
 static void quant_act16_row(const float *x, int64_t n, int sub, int8_t *q, float *dx, float *dxs) {
@@ -57,6 +61,60 @@ static void quant_act16_row(const float *x, int64_t n, int sub, int8_t *q, float
     }
 }
 
+#if defined(__x86_64__)
+/* The same float operations 16 lanes at a time (identical bytes). */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void
+quant_act16_row_avx512(const float *x, int64_t n, int sub, int8_t *q, float *dx, float *dxs) {
+    int8_t *qh = q, *ql = q + n;
+    float *dh = dx, *dl = dx + n / 32, *sh = dxs, *sl = dxs + n / sub;
+    const __m512i lim = _mm512_set1_epi32(16256), half = _mm512_set1_epi32(64);
+    for (int64_t b = 0; b < n / 32; b++) {
+        __m512 x0 = _mm512_loadu_ps(x + 32 * b), x1 = _mm512_loadu_ps(x + 32 * b + 16);
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
+        float d = amax / 16256.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        __m512 vid = _mm512_set1_ps(id);
+        __m512i v[2] = {_mm512_cvtps_epi32(_mm512_mul_ps(x0, vid)), _mm512_cvtps_epi32(_mm512_mul_ps(x1, vid))};
+        int s_h[2], s_l[2];
+        for (int j = 0; j < 2; j++) {
+            __m512i c = _mm512_max_epi32(_mm512_min_epi32(v[j], lim), _mm512_sub_epi32(_mm512_setzero_si512(), lim));
+            __m512i hi = _mm512_srai_epi32(_mm512_add_epi32(c, half), 7);
+            __m512i lo = _mm512_sub_epi32(c, _mm512_slli_epi32(hi, 7));
+            _mm_storeu_si128((__m128i *)(qh + 32 * b + 16 * j), _mm512_cvtepi32_epi8(hi));
+            _mm_storeu_si128((__m128i *)(ql + 32 * b + 16 * j), _mm512_cvtepi32_epi8(lo));
+            s_h[j] = _mm512_reduce_add_epi32(hi);
+            s_l[j] = _mm512_reduce_add_epi32(lo);
+        }
+        dh[b] = 128.0f * d;
+        dl[b] = d;
+        if (sub == 16) {
+            sh[2 * b] = dh[b] * (float)s_h[0];
+            sh[2 * b + 1] = dh[b] * (float)s_h[1];
+            sl[2 * b] = d * (float)s_l[0];
+            sl[2 * b + 1] = d * (float)s_l[1];
+        } else {
+            sh[b] = dh[b] * (float)(s_h[0] + s_h[1]);
+            sl[b] = d * (float)(s_l[0] + s_l[1]);
+        }
+    }
+}
+#endif
+
+void cpu_quant_act16(const float *x, int64_t T, int64_t n_in, int sub, int8_t *xq, float *dx,
+                     float *dxs, int level) {
+    for (int64_t t = 0; t < T; t++) {
+        const float *xr = x + t * n_in;
+        int8_t *q = xq + 2 * t * n_in;
+        float *d = dx + 2 * t * (n_in / 32), *ds = dxs + 2 * t * (n_in / sub);
+#if defined(__x86_64__)
+        if (level >= CPU_LVL_AVX512) {
+            quant_act16_row_avx512(xr, n_in, sub, q, d, ds);
+            continue;
+        }
+#endif
+        quant_act16_row(xr, n_in, sub, q, d, ds);
+    }
+}
+
 /* y (2T, n_out) of hi/lo rows: at most this many floats per pass (64 MiB), so
  * an lm head (262144 outputs) runs 32 tokens at a time. */
 #define Q16_MAX_Y ((int64_t)16 << 20)
@@ -79,8 +137,7 @@ void cpu_matmul_int16(float *y, const float *x, const hone_weight *w, const floa
     float *y2 = dxs + 2 * tc * nsb;              /* (2tc, N) */
     for (int64_t t0 = 0; t0 < T; t0 += tc) {
         int64_t nt = T - t0 < tc ? T - t0 : tc;
-        for (int64_t t = 0; t < nt; t++)
-            quant_act16_row(x + (t0 + t) * K, K, sub, xq + 2 * t * K, dx + 2 * t * (K / 32), dxs + 2 * t * nsb);
+        cpu_quant_act16(x + t0 * K, nt, K, sub, xq, dx, dxs, level);
         cpu_matmul_int8_q(y2, w, NULL, 2 * nt, xq, dx, dxs, sub, pool, level);
         for (int64_t t = 0; t < nt; t++) {
             const float *yh = y2 + 2 * t * N, *yl = yh + N;
