@@ -93,7 +93,7 @@ static double time_mm(const hone_weight *w, const float *x, float *y, int64_t T,
 
 static void run(const char *label, int type, int64_t T, int64_t n_in, int64_t n_out, int var,
                 hone_pool *pool) {
-    if (var == CPU_VAR_INT8 && !cpu_wdec_supported(type, NULL)) return;
+    if (var != CPU_VAR_F32 && !cpu_wdec_supported(type, NULL)) return;
     if (n_in % hone_dtype_block(type)) return; /* e.g. K-quants need n_in % 256 == 0 */
     hone_weight w = make_weight(type, n_in, n_out);
     float *x = malloc(sizeof(float) * T * n_in), *y = malloc(sizeof(float) * T * n_out);
@@ -103,7 +103,7 @@ static void run(const char *label, int type, int64_t T, int64_t n_in, int64_t n_
     cpu_kern_force(-1, CPU_VAR_AUTO);
     double fl = 2.0 * T * n_in * n_out;
     printf("%-8s %-4s %-4s T=%-3lld %5lldx%-6lld %8.3f ms %6.1f GFLOP/s, cpu %6.1f GFLOP/s/core",
-           label, hone_dtype_name(type), var == CPU_VAR_INT8 ? "int8" : "f32", (long long)T,
+           label, hone_dtype_name(type), var == CPU_VAR_INT8 ? "int8" : var == CPU_VAR_INT16 ? "i16" : "f32", (long long)T,
            (long long)n_in, (long long)n_out, s * 1e3, fl / s * 1e-9,
            fl / cs * 1e-9);
     if (T == 1) printf(" %5.1f GB/s", (double)w.row_bytes * n_out / s * 1e-9);
@@ -178,12 +178,12 @@ int main(int argc, char **argv) {
     /* training-sized GEMMs */
     static const int gemm_types[] = {HONE_F32, HONE_Q8_0, HONE_Q4_K};
     for (int i = 0; i < 3; i++)
-        for (int v = CPU_VAR_INT8; v <= CPU_VAR_F32; v++) {
+        for (int v = CPU_VAR_INT8; v <= CPU_VAR_INT16; v++) {
             run("gemm", gemm_types[i], 512, 640, 2048, v, pool);
             run("gemm", gemm_types[i], 512, 2048, 640, v, pool);
         }
     if (!quick)
-        for (int v = CPU_VAR_INT8; v <= CPU_VAR_F32; v++)
+        for (int v = CPU_VAR_INT8; v <= CPU_VAR_INT16; v++)
             run("lm_head", HONE_Q8_0, 512, 640, 262144, v, pool);
     if (!quick) run("lm_head", HONE_F32, 512, 640, 262144, CPU_VAR_F32, pool);
 
@@ -191,7 +191,7 @@ int main(int argc, char **argv) {
     static const int types[] = {HONE_Q8_0, HONE_Q5_0, HONE_Q4_K, HONE_Q6_K, HONE_Q4_1, HONE_Q4_0,
                                 HONE_Q5_K, HONE_Q5_1, HONE_F16, HONE_BF16, HONE_F32};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        for (int v = CPU_VAR_INT8; v <= CPU_VAR_F32; v++) {
+        for (int v = CPU_VAR_INT8; v <= CPU_VAR_INT16; v++) {
             run("ffn_up", types[i], 1, 640, 2048, v, pool);
             run("ffn_down", types[i], 1, 2048, 640, v, pool);
             run("ffn_up", types[i], 512, 640, 2048, v, pool);

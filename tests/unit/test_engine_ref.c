@@ -307,6 +307,11 @@ static void run_fixture_as(const char *name, int engine, uint32_t max_T, uint32_
         if (clear_ok < 0.99 * clear_n)
             print_message("  NOTE: %s fast path below the issue's 99 %% top-1 target\n", name);
         if (clear_ok < 0.90 * clear_n) fail_msg("%s: fast top-1 agreement %zu/%zu < 90 %%", name, clear_ok, clear_n);
+        /* The default matmul (INT16 activations, or F32) measured 100 % on every
+         * fixture; INT8 (HONE_MATMUL=int8) is the one allowed below 99 %. */
+        const char *mm = getenv("HONE_MATMUL");
+        if (!(mm && !strcmp(mm, "int8")) && clear_ok < 0.99 * clear_n)
+            fail_msg("%s: fast top-1 agreement %zu/%zu < 99 %% with the default matmul", name, clear_ok, clear_n);
         if (worst_l > 0.1) fail_msg("%s: fast logits rel L2 %.3e > 0.1", name, worst_l);
     }
     if (engine == HONE_ENGINE_REFERENCE) {

@@ -1,7 +1,7 @@
 /* test_ops_cpu.c: the fast CPU kernels (src/ops/cpu/) against a double-precision
  * reference on random inputs of odd sizes, on every code path this CPU has
- * (scalar, AVX2, AVX-512 forced through cpu_kern_force) and both matmul variants
- * (INT8, F32), for every weight type with a converter.
+ * (scalar, AVX2, AVX-512 forced through cpu_kern_force) and every matmul variant
+ * (INT8, INT16, F32), for every weight type with a converter.
  *
  * Reference: the weight rows dequantized by hone_dequantize (bit-exact vs
  * gguf-py) and y = sum_k x_k w_k (+ bias) accumulated in double.
@@ -12,7 +12,12 @@
  *    dx = max|x| / 127, so |x - dx q| <= dx/2 (+ 2 ulp of x/dx): the exact error
  *    bound is sum_k |w_k| * dx_k * 0.5005, plus float rounding of the per-block
  *    products and sums (see int8_bound). The bound is also required to stay
- *    below 5 % of sum|x w|, so it cannot hide a wrong kernel. */
+ *    below 5 % of sum|x w|, so it cannot hide a wrong kernel.
+ *  - INT16 variant: the same with dx = max|x| / 16256 (15-bit activations), and
+ *    the float rounding of two INT8 passes (hi and lo) plus their final sum.
+ *    The bound must stay below 0.2 % of sum|x w|, and the summed squared error
+ *    within 4x the predicted variance of the 15-bit rounding: INT8 rounding
+ *    (128x larger steps) would fail both. */
 #include <math.h>
 
 #include "testutil.h"
@@ -70,13 +75,14 @@ static void weight_free(test_weight *tw) {
  * quantities the bounds are made of. */
 typedef struct {
     double *ref, *mag, *qerr, *fmag, *qvar; /* (T, n_out) each */
+    double *qerr16, *qvar16;                 /* the same for 15-bit activations */
 } ref_out;
 
 static void ref_compute(ref_out *R, const test_weight *tw, const float *x, const float *bias,
                         int64_t T) {
     int64_t K = tw->n_in, n = T * tw->n_out;
-    double *m = calloc(5 * n, sizeof(double));
-    *R = (ref_out){m, m + n, m + 2 * n, m + 3 * n, m + 4 * n};
+    double *m = calloc(7 * n, sizeof(double));
+    *R = (ref_out){m, m + n, m + 2 * n, m + 3 * n, m + 4 * n, m + 5 * n, m + 6 * n};
     double *dx = malloc(sizeof(double) * ((K + 31) / 32)); /* F types: K need not be a multiple of 32 */
     for (int64_t t = 0; t < T; t++) {
         const float *xr = x + t * K;
@@ -100,6 +106,10 @@ static void ref_compute(ref_out *R, const test_weight *tw, const float *x, const
                 R->qerr[i] += fabs(wr[k]) * d * 0.5005;
                 /* ... and uniform in [-dx/2, dx/2], variance dx^2/12 */
                 R->qvar[i] += (double)wr[k] * wr[k] * d * d / 12;
+                /* INT16: step amax / 16256 = d * 127 / 16256 */
+                double d16 = d * (127.0 / 16256.0);
+                R->qerr16[i] += fabs(wr[k]) * d16 * 0.5005;
+                R->qvar16[i] += (double)wr[k] * wr[k] * d16 * d16 / 12;
                 /* float rounding: each weight enters as dw*u + mw with |dw u|,
                  * |mw| <= |w| + 2 max|w| of the row, times |x| + dx */
                 R->fmag[i] += (fabs(wr[k]) + 2 * wmax) * (fabs(xr[k]) + d);
@@ -123,6 +133,12 @@ static void check_matmul(const test_weight *tw, const ref_out *R, const float *y
             tol = R->qerr[i] + (double)(K / 16 + 8) * u * R->fmag[i] + 1e-30;
             if (tol > 0.05 * R->mag[i] + 1e-20)
                 fail_msg("%s: bound %g is not below 5%% of sum|xw| %g", what, tol, R->mag[i]);
+        } else if (variant == CPU_VAR_INT16) {
+            /* 15-bit rounding, then two INT8 passes (hi: |128 dx hi| <= |x| + dx8,
+             * lo: smaller, both inside fmag) and one float add of their results */
+            tol = R->qerr16[i] + (double)(2 * (K / 16 + 8) + 2) * u * R->fmag[i] + 1e-30;
+            if (tol > 0.002 * R->mag[i] + 1e-20)
+                fail_msg("%s: bound %g is not below 0.2%% of sum|xw| %g", what, tol, R->mag[i]);
         } else {
             tol = (double)(K + 2) * u * R->mag[i] + 1e-30;
         }
@@ -132,12 +148,13 @@ static void check_matmul(const test_weight *tw, const ref_out *R, const float *y
                      (long long)(i / tw->n_out), (long long)(i % tw->n_out), y[i], R->ref[i],
                      err, tol);
         se += err * err;
-        sv += R->qvar[i] + (K * u * R->fmag[i]) * (K * u * R->fmag[i]);
+        sv += (variant == CPU_VAR_INT16 ? R->qvar16[i] : R->qvar[i]) +
+              (K * u * R->fmag[i]) * (K * u * R->fmag[i]);
     }
     /* The worst-case bound grows like K, real errors like sqrt(K): over all outputs
      * the squared error must also stay within 4x the predicted variance (the
      * activation rounding errors are independent, uniform). */
-    if (variant == CPU_VAR_INT8 && T * tw->n_out >= 64 && !(se <= 4 * sv))
+    if (variant != CPU_VAR_F32 && T * tw->n_out >= 64 && !(se <= 4 * sv))
         fail_msg("%s: sum of squared errors %.3g > 4 x predicted %.3g", what, se, sv);
 }
 
@@ -167,12 +184,13 @@ static void run_matmul_cases(hone_pool *pool) {
             ref_out R;
             ref_compute(&R, &tw, x, b, T);
             for (int level = 0; level <= best; level++)
-                for (int var = CPU_VAR_INT8; var <= CPU_VAR_F32; var++) {
-                    if (var == CPU_VAR_INT8 && !cpu_wdec_supported(type, NULL)) continue;
+                for (int var = CPU_VAR_INT8; var <= CPU_VAR_INT16; var++) {
+                    if (var != CPU_VAR_F32 && !cpu_wdec_supported(type, NULL)) continue;
                     char what[128];
                     snprintf(what, sizeof what, "%s T=%lld n_in=%lld n_out=%lld level %d %s%s",
                              hone_dtype_name(type), (long long)T, (long long)n_in, (long long)n_out,
-                             level, var == CPU_VAR_INT8 ? "int8" : "f32", b ? " +bias" : "");
+                             level, var == CPU_VAR_INT8 ? "int8" : var == CPU_VAR_INT16 ? "int16" : "f32",
+                             b ? " +bias" : "");
                     cpu_kern_force(level, var);
                     for (int64_t i = 0; i < T * n_out; i++) y[i] = NAN;
                     be->matmul(y, x, &tw.w, b, T, pool);
@@ -207,7 +225,10 @@ static void test_matmul_auto(void **state) {
     hone_cpu_kernels()->matmul(y, x, &tw.w, NULL, 2, NULL);
     ref_out R;
     ref_compute(&R, &tw, x, NULL, 2);
-    check_matmul(&tw, &R, y, 2, CPU_VAR_INT8, "Q4_K auto");
+    /* the default is INT16 unless HONE_MATMUL says otherwise */
+    const char *e = getenv("HONE_MATMUL");
+    int var = e && !strcmp(e, "int8") ? CPU_VAR_INT8 : e && !strcmp(e, "f32") ? CPU_VAR_F32 : CPU_VAR_INT16;
+    check_matmul(&tw, &R, y, 2, var, "Q4_K auto");
     free(R.ref);
     weight_free(&tw);
 }
@@ -237,6 +258,39 @@ static void test_quant_act(void **state) {
         }
     }
     assert_true(dx[0][0] == 0.0f);
+}
+
+/* INT16 activations: scalar and AVX-512 give identical bytes; hi in [-127, 127],
+ * lo in [-64, 63], dx_hi = 128 dx_lo, |x - (dx_hi hi + dx_lo lo)| <= dx_lo / 2
+ * (+ rounding of x/dx), dx_lo = max|x| / 16256, and dxs = dx * sum per row. */
+static void test_quant_act16(void **state) {
+    enum { T = 3, K = 96 };
+    float x[T * K], dx[2][2 * T * K / 32], dxs[2][2 * T * K / 16];
+    int8_t q[2][2 * T * K];
+    for (int i = 0; i < T * K; i++) x[i] = nrand() * (i < 32 ? 0.0f : 1.0f) * (i % 7 == 0 ? 100.0f : 1.0f);
+    int best = cpu_kern_best_level();
+    for (int sub = 16; sub <= 32; sub += 16) {
+        cpu_quant_act16(x, T, K, sub, q[0], dx[0], dxs[0], CPU_LVL_SCALAR);
+        cpu_quant_act16(x, T, K, sub, q[1], dx[1], dxs[1], best);
+        assert_memory_equal(q[0], q[1], sizeof q[0]);
+        assert_memory_equal(dx[0], dx[1], sizeof dx[0]);
+        assert_memory_equal(dxs[0], dxs[1], sizeof(float) * 2 * T * K / sub);
+        for (int t = 0; t < T; t++)
+            for (int k = 0; k < K; k++) {
+                int hi = q[0][2 * t * K + k], lo = q[0][(2 * t + 1) * K + k];
+                float dh = dx[0][2 * t * (K / 32) + k / 32], dl = dx[0][(2 * t + 1) * (K / 32) + k / 32];
+                assert_true(hi >= -127 && hi <= 127 && lo >= -64 && lo <= 63);
+                assert_true(dh == 128.0f * dl);
+                double e = fabs(x[t * K + k] - ((double)dh * hi + (double)dl * lo));
+                if (e > dl * 0.5005) fail_msg("x[%d][%d] quantized badly: err %g > %g", t, k, e, dl * 0.5005);
+            }
+        for (int s = 0; s < 2 * T * K / sub; s++) {
+            int sum = 0;
+            for (int i = 0; i < sub; i++) sum += q[0][s * sub + i];
+            assert_true(dxs[0][s] == dx[0][s * sub / 32] * (float)sum);
+        }
+    }
+    assert_true(dx[0][0] == 0.0f && dx[0][1 * (K / 32) + 0] == 0.0f);
 }
 
 /* The SIMD row decoders give the same bytes and scales as the scalar ones. */
@@ -437,6 +491,7 @@ static void test_glu(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quant_act),
+        cmocka_unit_test(test_quant_act16),
         cmocka_unit_test(test_wdec_rows),
         cmocka_unit_test(test_matmul_one_thread),
         cmocka_unit_test(test_matmul_pool),

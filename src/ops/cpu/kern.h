@@ -8,10 +8,19 @@
  *    weights are decoded per tile of 32 rows into an unsigned 8-bit panel with one
  *    scale and one offset per sub-block (cpu_wdec_*), then multiplied with vpdpbusd
  *    (AVX-512 VNNI) or plain C. Quantized weight types only.
+ *  - INT16: the activations are quantized per 32 to 15 bits (|q| <= 16256,
+ *    error <= max|x| / 32512) and split exactly into two int8 rows, q = 128 hi
+ *    + lo, that run through the INT8 kernels as a pair of tokens (the weights
+ *    are decoded once for both); y = y_hi + y_lo (matmul_q16.c). Twice the
+ *    INT8 MACs, same weight traffic. Quantized weight types only.
  *  - F32: the weight tile is dequantized (bit-exact, hone_dequantize) into an f32
  *    panel and multiplied with FMA (AVX-512, AVX2) or plain C. Every type.
  * A tile is decoded once and reused for every token, so prompt processing is
- * compute-bound. */
+ * compute-bound.
+ * Default (CPU_VAR_AUTO): INT16 for quantized types (it meets issue 4's >= 99 %
+ * top-1 agreement with the f32 reference; INT8 does not: bench/RESULTS.md),
+ * F32 otherwise. The environment variable HONE_MATMUL=int8|int16|f32 (read once)
+ * overrides the default; cpu_kern_force overrides both. */
 #ifndef HONE_OPS_CPU_KERN_H
 #define HONE_OPS_CPU_KERN_H
 
@@ -26,7 +35,7 @@
 const hone_backend *hone_cpu_kernels(void);
 
 enum { CPU_LVL_SCALAR = 0, CPU_LVL_AVX2 = 1, CPU_LVL_AVX512 = 2 };
-enum { CPU_VAR_AUTO = 0, CPU_VAR_INT8 = 1, CPU_VAR_F32 = 2 };
+enum { CPU_VAR_AUTO = 0, CPU_VAR_INT8 = 1, CPU_VAR_F32 = 2, CPU_VAR_INT16 = 3 };
 
 /* Best level for this CPU. */
 int cpu_kern_best_level(void);
@@ -79,8 +88,21 @@ void cpu_matvec_int8_avx2(float *y, const hone_weight *w, const float *bias, int
 void cpu_quant_act(const float *x, int64_t T, int64_t n_in, int sub, int8_t *xq, float *dx,
                    float *dxs, int level);
 
+/* The INT8 matmul on activations already quantized as cpu_quant_act lays them
+ * out (the streaming path for T < 4 at AVX2/AVX-512, panels otherwise). */
+void cpu_matmul_int8_q(float *y, const hone_weight *w, const float *bias, int64_t T, const int8_t *xq,
+                       const float *dx, const float *dxs, int sub, hone_pool *pool, int level);
+
 void cpu_matmul_int8(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,
                      hone_pool *pool, int level);
+/* INT16 activations: token t of x (T, n_in) becomes int8 rows 2t (hi) and 2t+1
+ * (lo) of xq (2T, n_in), with dx (2T, n_in/32), dxs (2T, n_in/sub) as in
+ * cpu_quant_act: x ~ dx[2t] hi + dx[2t+1] lo, dx[2t] = 128 dx[2t+1]
+ * = 128 max|x| / 16256 per 32 (matmul_q16.c). Scalar and AVX-512 give identical bytes. */
+void cpu_quant_act16(const float *x, int64_t T, int64_t n_in, int sub, int8_t *xq, float *dx,
+                     float *dxs, int level);
+void cpu_matmul_int16(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,
+                      hone_pool *pool, int level);
 void cpu_matmul_f32(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,
                     hone_pool *pool, int level);
 

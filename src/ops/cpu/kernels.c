@@ -4,9 +4,14 @@
  * the scalar / AVX2 / AVX-512 paths on one machine (cpu_kern_force).
  *
  * Matmul picks per weight type: quantized types with an int8 decoder take the
- * INT8 variant where AVX-512 VNNI exists (measured faster: bench/RESULTS.md)
- * and, on AVX2, for T < 4 (streamed rows, vpmaddubsw); everything else the
- * F32 variant. */
+ * INT16 variant (15-bit activations through the INT8 kernels; INT8 itself
+ * misses the >= 99 % top-1 agreement target, bench/RESULTS.md) where AVX-512
+ * VNNI exists and, on AVX2, for T = 1 (streamed rows, vpmaddubsw); everything
+ * else the F32 variant. HONE_MATMUL=int8|int16|f32 replaces that default
+ * (int8 and int16 fall back to F32 for types without an int8 decoder). */
+#include <stdlib.h>
+#include <string.h>
+
 #include "ops/cpu/kern.h"
 
 static int forced_level = -1, forced_variant = CPU_VAR_AUTO;
@@ -35,14 +40,31 @@ int cpu_kern_level(void) {
 
 int cpu_kern_variant(void) { return __atomic_load_n(&forced_variant, __ATOMIC_RELAXED); }
 
+/* HONE_MATMUL, read once: CPU_VAR_* or CPU_VAR_AUTO if unset or unknown. */
+static int env_variant(void) {
+    static int v = -1;
+    int r = __atomic_load_n(&v, __ATOMIC_RELAXED);
+    if (r >= 0) return r;
+    const char *e = getenv("HONE_MATMUL");
+    r = !e ? CPU_VAR_AUTO
+        : !strcmp(e, "int8") ? CPU_VAR_INT8
+        : !strcmp(e, "int16") ? CPU_VAR_INT16
+        : !strcmp(e, "f32") ? CPU_VAR_F32
+                            : CPU_VAR_AUTO;
+    __atomic_store_n(&v, r, __ATOMIC_RELAXED);
+    return r;
+}
+
 static void kern_matmul(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,
                         hone_pool *pool) {
     if (T <= 0 || w->n_out <= 0) return;
     int level = cpu_kern_level(), var = cpu_kern_variant();
     int q = cpu_wdec_supported(w->type, NULL);
-    if (var == CPU_VAR_AUTO) /* AVX2: int8 (vpmaddubsw) only streams rows; panels are F32 */
-        var = q && (level != CPU_LVL_AVX2 || T < CPU_MATVEC_MAX_T) ? CPU_VAR_INT8 : CPU_VAR_F32;
+    if (var == CPU_VAR_AUTO) var = env_variant();
+    if (var == CPU_VAR_AUTO) /* AVX2: int16 (vpmaddubsw) only streams one token's 2 rows; panels are F32 */
+        var = q && (level != CPU_LVL_AVX2 || T == 1) ? CPU_VAR_INT16 : CPU_VAR_F32;
     if (var == CPU_VAR_INT8 && q) cpu_matmul_int8(y, x, w, bias, T, pool, level);
+    else if (var == CPU_VAR_INT16 && q) cpu_matmul_int16(y, x, w, bias, T, pool, level);
     else cpu_matmul_f32(y, x, w, bias, T, pool, level);
 }
 

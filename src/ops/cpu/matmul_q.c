@@ -175,31 +175,38 @@ static void mmq_task(void *ctx, int64_t i, int tid) {
     for (int64_t t = 0; t < c->T; t += 4) mk_scalar(c, panel, dw, mw, t, c->T - t < 4 ? (int)(c->T - t) : 4, r0);
 }
 
+void cpu_matmul_int8_q(float *y, const hone_weight *w, const float *bias, int64_t T, const int8_t *xq,
+                       const float *dx, const float *dxs, int sub, hone_pool *pool, int level) {
+    int64_t K = w->n_in, nsb = K / sub;
+    if (level >= CPU_LVL_AVX512 && T < CPU_MATVEC_MAX_T) {
+        cpu_matvec_int8(y, w, bias, T, xq, dx, dxs, sub, pool);
+        return;
+    }
+    if (level == CPU_LVL_AVX2 && T < CPU_MATVEC_MAX_T) {
+        cpu_matvec_int8_avx2(y, w, bias, T, xq, dx, dxs, sub, pool);
+        return;
+    }
+    mmq_ctx c = {.y = y, .bias = bias, .w = w, .T = T, .K = K, .sub = sub, .nsb = nsb, .level = level,
+                 .xq = xq, .dx = dx, .dxs = dxs};
+    int nth = hone_pool_size(pool);
+    /* panel (K*32) + dw, mw (nsb*32 floats each) + rowbuf (K, 64-aligned) + sbuf (2*nsb floats) */
+    c.buf_bytes = ((size_t)K * CPU_RT + 2 * (size_t)nsb * CPU_RT * sizeof(float) + (((size_t)K + 63) & ~(size_t)63) +
+                   2 * (size_t)nsb * sizeof(float) + 63) & ~(size_t)63;
+    c.bufs = cpu_kern_alloc(c.buf_bytes * nth);
+    hone_pool_run(pool, (w->n_out + CPU_RT - 1) / CPU_RT, mmq_task, &c);
+    free(c.bufs);
+}
+
 void cpu_matmul_int8(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,
                      hone_pool *pool, int level) {
     int sub = 32;
     cpu_wdec_supported(w->type, &sub);
     int64_t K = w->n_in, nsb = K / sub;
-    mmq_ctx c = {.y = y, .bias = bias, .w = w, .T = T, .K = K, .sub = sub, .nsb = nsb, .level = level};
-    int nth = hone_pool_size(pool);
-    /* panel (K*32) + dw, mw (nsb*32 floats each) + rowbuf (K, 64-aligned) + sbuf (2*nsb floats) */
-    c.buf_bytes = ((size_t)K * CPU_RT + 2 * (size_t)nsb * CPU_RT * sizeof(float) + (((size_t)K + 63) & ~(size_t)63) +
-                   2 * (size_t)nsb * sizeof(float) + 63) & ~(size_t)63;
-    size_t act = (((size_t)T * K + 3) & ~(size_t)3) + ((size_t)T * (K / 32) + (size_t)T * nsb) * sizeof(float);
-    uint8_t *mem = cpu_kern_alloc(c.buf_bytes * nth + ((act + 63) & ~(size_t)63));
-    c.bufs = mem;
-    int8_t *xq = (int8_t *)(mem + c.buf_bytes * nth);
-    float *dx = (float *)(xq + (((size_t)T * K + 3) & ~(size_t)3));
-    float *dxs = dx + T * (K / 32);
+    size_t xb = ((size_t)T * K + 63) & ~(size_t)63;
+    uint8_t *mem = cpu_kern_alloc(xb + ((size_t)T * (K / 32) + (size_t)T * nsb) * sizeof(float));
+    int8_t *xq = (int8_t *)mem;
+    float *dx = (float *)(mem + xb), *dxs = dx + T * (K / 32);
     cpu_quant_act(x, T, K, sub, xq, dx, dxs, level);
-    c.xq = xq;
-    c.dx = dx;
-    c.dxs = dxs;
-    if (level >= CPU_LVL_AVX512 && T < CPU_MATVEC_MAX_T)
-        cpu_matvec_int8(y, w, bias, T, xq, dx, dxs, sub, pool);
-    else if (level == CPU_LVL_AVX2 && T < CPU_MATVEC_MAX_T)
-        cpu_matvec_int8_avx2(y, w, bias, T, xq, dx, dxs, sub, pool);
-    else
-        hone_pool_run(pool, (w->n_out + CPU_RT - 1) / CPU_RT, mmq_task, &c);
+    cpu_matmul_int8_q(y, w, bias, T, xq, dx, dxs, sub, pool, level);
     free(mem);
 }
