@@ -54,7 +54,7 @@ $(B)/libhone.a: $(LIB_OBJ)
 $(B)/hone: $(CLI_OBJ) $(B)/libhone.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libhone.a $(LDLIBS)
 
-$(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(B)/libhone.a
+$(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(B)/libhone.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(B)/libhone.a $(LDLIBS) -lcmocka
 
@@ -70,7 +70,7 @@ $(B)/san/libhone.a: $(SAN_LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/san/tests/%: tests/unit/%.c tests/unit/testutil.h $(B)/san/libhone.a
+$(B)/san/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(B)/san/libhone.a
 	@mkdir -p $(dir $@)
 	$(CLANG) $(filter-out $(OPT) -MMD -MP,$(CFLAGS)) $(SAN_FLAGS) -Itests/unit -o $@ $< $(B)/san/libhone.a $(LDLIBS) -lcmocka
 

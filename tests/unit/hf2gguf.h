@@ -1,8 +1,7 @@
 /* hf2gguf.h: test helper: a tiny f32 HF model folder (llama / mistral / qwen2 tensor
  * names) re-written as a GGUF file under llama.cpp's names and metadata, q/k rows
- * permuted for llama/mistral as llama.cpp's converter does. The same code as
- * test_engine_ref.c's hf_to_gguf (which could include this header instead); the
- * caller unlinks and frees the returned path. No rope scaling keys are written. */
+ * permuted for llama/mistral as llama.cpp's converter does (used by test_engine_ref.c
+ * and test_adapter.c); the caller unlinks and frees the returned path. No rope scaling keys are written. */
 #ifndef HONE_TEST_HF2GGUF_H
 #define HONE_TEST_HF2GGUF_H
 
