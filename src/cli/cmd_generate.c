@@ -237,6 +237,7 @@ int cmd_generate(int argc, char **argv) {
     } else {
         if (ob.n && ob.p[ob.n - 1] != '\n') putchar('\n');
     }
+    fflush(stdout); /* the answer before the stats line when both go to one pipe */
     if (verbose)
         fprintf(stderr, "hone: %s; prompt %u tokens in %.1f ms (%.1f t/s), generated %u tokens in "
                         "%.1f ms (%.1f t/s)\n",
