@@ -9,9 +9,12 @@ for f in "$M/gemma-3-270m-q4_k_m.gguf" "$M/SmolLM2-135M-Instruct.Q4_1.gguf"; do
   build/hone inspect "$f"
   echo
 done
-for f in "$M/gemma-3-270m-q4_k_m.gguf" "$M/SmolLM2-135M-Instruct.Q4_1.gguf"; do
-  echo "== hone generate --model $f (greedy, 48 tokens)"
-  build/hone generate --model "$f" --prompt "Why is the sky blue? Answer in two sentences." \
-    --temp 0 -n 48 --verbose
-  echo
-done
+# Gemma 3 270M here is the base (pretrained) model: it continues text, so it gets a raw
+# prompt; SmolLM2-135M-Instruct answers through its chat template.
+echo "== hone generate --model $M/gemma-3-270m-q4_k_m.gguf --raw (greedy, 48 tokens)"
+build/hone generate --model "$M/gemma-3-270m-q4_k_m.gguf" --raw \
+  --prompt "The sky is blue because" --temp 0 -n 48 --verbose
+echo
+echo "== hone generate --model $M/SmolLM2-135M-Instruct.Q4_1.gguf (greedy, 48 tokens)"
+build/hone generate --model "$M/SmolLM2-135M-Instruct.Q4_1.gguf" \
+  --prompt "Why is the sky blue? Answer in two sentences." --temp 0 -n 48 --verbose
