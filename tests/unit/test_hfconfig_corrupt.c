@@ -14,66 +14,13 @@
  * The seed/ subfolder (fuzz_hfconfig's seeds) is skipped. Every file must have a
  * line and every line a file. Under the ASan build LeakSanitizer catches an
  * error path that forgets to free. */
-#include "testutil.h"
+#include "corpus.h"
 
-#include <dirent.h>
-#include <sys/stat.h>
 
 #define CORPUS "tests/corpus/hfconfig"
 
-typedef struct {
-    char name[256];
-    char expect[512];
-    char where[256]; /* "" unstated; else a JSON path without the "$." */
-    int seen;
-} entry;
-
-static entry *entries;
-static int n_entries;
-static int quiet; /* set while testing the checker itself */
-#define report(...) (quiet ? (void)0 : print_error(__VA_ARGS__))
-
-static void load_manifest(void) {
-    FILE *f = fopen(CORPUS "/EXPECTED.tsv", "r");
-    if (!f) fail_msg("cannot open %s/EXPECTED.tsv (run from the repository root)", CORPUS);
-    char line[2048];
-    int cap = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (line[0] == '#' || line[0] == '\n') continue;
-        line[strcspn(line, "\r\n")] = 0;
-        char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
-        if (!t1 || !t2) fail_msg("EXPECTED.tsv: line without 3 tab-separated fields: %s", line);
-        *t1 = *t2 = 0;
-        if (n_entries == cap) {
-            cap = cap ? 2 * cap : 256;
-            entries = realloc(entries, cap * sizeof *entries);
-            assert_non_null(entries);
-        }
-        entry *e = &entries[n_entries++];
-        memset(e, 0, sizeof *e);
-        if (strlen(line) >= sizeof e->name || strlen(t1 + 1) >= sizeof e->expect || strlen(t2 + 1) >= sizeof e->where)
-            fail_msg("EXPECTED.tsv: field too long: %s", line);
-        strcpy(e->name, line);
-        strcpy(e->expect, t1 + 1);
-        if (strcmp(t2 + 1, "-") != 0) strcpy(e->where, t2 + 1);
-    }
-    fclose(f);
-}
-
-static int read_file(const char *path, uint8_t **buf, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *buf = malloc(sz ? (size_t)sz : 1);
-    *n = fread(*buf, 1, (size_t)sz, f);
-    fclose(f);
-    return *n == (size_t)sz ? 0 : -1;
-}
-
 /* Returns 0 if the file behaves as the manifest says, else prints why and returns 1. */
-static int check_one(const entry *e) {
+static int check_one(const corpus_entry *e) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", CORPUS, e->name);
     hone_err err = {0};
@@ -91,7 +38,7 @@ static int check_one(const entry *e) {
         }
         uint8_t *buf = NULL;
         size_t n = 0;
-        assert_int_equal(read_file(path, &buf, &n), 0);
+        assert_int_equal(corpus_read_file(path, &buf, &n), 0);
         hone_model_desc m;
         hone_err err2 = {0};
         if (hone_model_desc_from_hf_json(&m, (const char *)buf, n, path, &err2) != HONE_OK) {
@@ -110,16 +57,7 @@ static int check_one(const entry *e) {
         return 1;
     }
     int bad = 0;
-    for (const char *p = err.msg; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-            report("%s: message is not one printable line: '%s'\n", e->name, err.msg);
-            bad = 1;
-            break;
-        }
-    if (strncmp(err.msg, path, strlen(path)) != 0) {
-        report("%s: message does not start with the path '%s': %s\n", e->name, path, err.msg);
-        bad = 1;
-    }
+    bad |= corpus_msg_checks(e, path, err.msg);
     if (strcmp(e->expect, "error") == 0 || !strstr(err.msg, e->expect)) {
         report("%s: expected '%s' in: %s\n", e->name, e->expect, err.msg);
         bad = 1;
@@ -137,50 +75,13 @@ static int check_one(const entry *e) {
     return bad;
 }
 
-static void test_corpus(void **state) {
-    load_manifest();
-    assert_true(n_entries > 100);
-    DIR *d = opendir(CORPUS);
-    assert_non_null(d);
-    int failed = 0, files = 0, n_ok = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.' || strcmp(de->d_name, "EXPECTED.tsv") == 0) continue;
-        char p[512];
-        struct stat sb;
-        snprintf(p, sizeof p, "%s/%s", CORPUS, de->d_name);
-        if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) continue; /* seed/ */
-        files++;
-        entry *e = NULL;
-        for (int i = 0; i < n_entries && !e; i++)
-            if (strcmp(entries[i].name, de->d_name) == 0) e = &entries[i];
-        if (!e) {
-            print_error("%s: in the corpus but not in EXPECTED.tsv\n", de->d_name);
-            failed++;
-            continue;
-        }
-        e->seen = 1;
-        n_ok += strcmp(e->expect, "ok") == 0;
-        failed += check_one(e);
-    }
-    closedir(d);
-    for (int i = 0; i < n_entries; i++)
-        if (!entries[i].seen) {
-            print_error("%s: listed in EXPECTED.tsv but missing\n", entries[i].name);
-            failed++;
-        }
-    print_message("%d config files (%d valid, %d corrupt), %d mismatches\n", files, n_ok, files - n_ok, failed);
-    free(entries);
-    entries = NULL;
-    n_entries = 0;
-    assert_int_equal(failed, 0);
-}
+static void test_corpus(void **state) { corpus_run(CORPUS, check_one, 1, "config files"); }
 
 /* The checks above must be able to fail: a valid file with an error expectation,
  * a wrong byte, a wrong text, a bare "error" all fail; the right line passes. */
 static void test_checker_can_fail(void **state) {
-    entry e = {0};
-    quiet = 1;
+    corpus_entry e = {0};
+    corpus_quiet = 1;
     snprintf(e.name, sizeof e.name, "ok-smollm2-135m.json");
     snprintf(e.expect, sizeof e.expect, "no such message text");
     assert_int_equal(check_one(&e), 1); /* it reads, so an error expectation fails */
@@ -193,7 +94,7 @@ static void test_checker_can_fail(void **state) {
     e.where[0] = 0;
     snprintf(e.expect, sizeof e.expect, "error");
     assert_int_equal(check_one(&e), 1); /* a bare "error" is not an expectation */
-    quiet = 0;
+    corpus_quiet = 0;
     snprintf(e.expect, sizeof e.expect, "2147483648 is out of range (expected 1..65536)");
     snprintf(e.where, sizeof e.where, "head_dim");
     assert_int_equal(check_one(&e), 0);
