@@ -11,7 +11,7 @@ CFLAGS   ?= $(OPT) -g
 GCC_ONLY := $(if $(findstring clang,$(shell $(CC) --version 2>/dev/null | head -1)),,-Wno-format-truncation)
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -fno-finite-math-only \
             -fno-strict-aliasing -pthread -Iinclude -Isrc -MMD -MP
-LDLIBS   += -ljansson -lpcre2-8 -lyaml -lsqlite3 -ledit -lm -pthread
+LDLIBS   += -ljansson -lpcre2-8 -lyaml -lsqlite3 -ledit -lcurl -lmicrohttpd -lm -pthread
 
 B        := build
 LIB_SRC  := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))

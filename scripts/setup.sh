@@ -16,6 +16,8 @@ PKGS=(
   libyaml-dev        # A/B experiment files (src/eval/spec.c)
   libsqlite3-dev     # A/B answer store (src/eval/store.c)
   libedit-dev        # line editor with history for `hone chat`
+  libcurl4-openssl-dev # HTTP client: A/B server backends (Ollama, OpenAI APIs)
+  libmicrohttpd-dev  # HTTP server: `hone serve`
 )
 
 missing=()
