@@ -85,6 +85,7 @@ typedef struct hone_train_config {
     int json;                              /* the CLI prints metrics as JSON lines */
     int engine;                            /* HONE_ENGINE_FAST / _REFERENCE */
     int n_threads;                         /* 0 = all cores */
+    char chat_template[64];                /* the CLI's --chat-template NAME ("" = the model's) */
 } hone_train_config;
 
 /* mlx-lm's defaults (lora.py CONFIG_DEFAULTS) plus hone's own. */
@@ -133,11 +134,16 @@ typedef struct hone_train_result {
     double test_loss;            /* NAN without --test */
 } hone_train_result;
 
-/* Runs the whole job: loads the model and data, trains (cfg->train) and/or tests
+typedef struct hone_chat_template hone_chat_template; /* hone/chat.h */
+
+/* Runs the whole job on a loaded model (the caller picks its chat template; NULL is allowed
+ * when every data file is {"text"}): loads and tokenizes the data (every malformed record is
+ * reported as a WARNING event "FILE:LINE:COL: ..." and the run fails before training),
+ * creates the adapters (or loads --resume-adapter-file), trains (cfg->train) and/or tests
  * (cfg->test). Installs SIGINT/SIGTERM handlers for the duration (a signal finishes the
  * current step, writes the checkpoint and returns HONE_OK with result->interrupted). */
-int hone_train_run(const hone_train_config *cfg, hone_train_event_fn on_event, void *user,
-                   hone_train_result *result, hone_err *err);
+int hone_train_run(const hone_train_config *cfg, hone_model *m, const hone_chat_template *tmpl,
+                   hone_train_event_fn on_event, void *user, hone_train_result *result, hone_err *err);
 
 #ifdef __cplusplus
 }

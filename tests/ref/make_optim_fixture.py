@@ -69,6 +69,15 @@ for max_norm in [0.5, 100.0]:
     out["clip"].append({"max_norm": max_norm, "grads": {k: np.array(v).tolist() for k, v in g.items()},
                         "clipped": {k: np.array(v).tolist() for k, v in c.items()}, "norm": float(norm.item())})
 
+# mlx-lm's defaults (lora.py CONFIG_DEFAULTS) and the optimizers' constructor defaults
+from mlx_lm import lora as mlx_lora
+import inspect
+out["config_defaults"] = {k: v for k, v in mlx_lora.CONFIG_DEFAULTS.items() if isinstance(v, (int, float, str, bool, dict)) or v is None}
+out["optimizer_defaults"] = {n: {k: (list(p.default) if isinstance(p.default, (list, tuple)) else p.default)
+                                 for k, p in inspect.signature(c.__init__).parameters.items()
+                                 if p.default is not inspect.Parameter.empty}
+                             for n, c in CLS.items()}
+
 path = os.path.join(os.path.dirname(__file__), "..", "fixtures", "trainloop", "optim_mlx.json")
 with open(path, "w") as fh:
     json.dump(out, fh, indent=None, separators=(",", ":"))
