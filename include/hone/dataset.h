@@ -37,8 +37,9 @@
  *     already BOS (a template that writes "<bos>" itself), BOS is prepended.
  *   EOS: text records get EOS appended when their last token is not EOS (mlx-lm). Chat
  *     records get EOS appended when no end-of-generation token (hone_tok_is_eog) lies at or
- *     after the last token of the final assistant content (templates whose end-of-turn
- *     marker is an EOG token, e.g. gemma's <end_of_turn>, ChatML's <|im_end|>, get nothing).
+ *     after the last supervised token of the final assistant message (anywhere, when that
+ *     message has no token): templates whose end-of-turn marker is an EOG token (gemma's
+ *     <end_of_turn>, ChatML's <|im_end|>, Llama 3's <|eot_id|>) get nothing; `raw` gets EOS.
  * mask[t] says whether token t is a supervised TARGET: the training loss is
  *     sum over t in 1..n-1 with mask[t] = 1 of  -log p(ids[t] | ids[0..t-1]),
  * i.e. the logits at input position t-1 are scored against ids[t] (position t predicts t+1:
