@@ -1,0 +1,188 @@
+/* hone/dataset.h: public API, fine-tuning records (JSONL) for `hone train` and `hone data`.
+ * Included by hone.h; see its conventions.
+ *
+ * ---- Files ------------------------------------------------------------------------------
+ * One JSON object per line (UTF-8; a final "\r" is dropped; blank lines are skipped). The
+ * format is detected per file from its first well-formed record, with mlx-lm's precedence:
+ *   messages            {"messages": [{"role": R, "content": TEXT}, ...]}
+ *                       R is system | user | assistant ("model" is read as assistant);
+ *                       other keys of a message are ignored; a top-level "tools" key is
+ *                       ignored with a warning (hone does not train tool calls).
+ *   prompt-completion   {"prompt": TEXT, "completion": TEXT} (optional "system": TEXT, a
+ *                       hone extension that `hone data format` uses for lossless round trips)
+ *   text                {"text": TEXT}
+ * Other top-level keys (id, category, lang, ...) are allowed and kept in the raw line.
+ * Every record of a file must have the file's format. A conversation must be: an optional
+ * system message first, then user and assistant alternating, starting with user and
+ * ending with assistant (the answer that is trained on). Strings must not hold "\u0000".
+ *
+ * ---- Diagnostics ------------------------------------------------------------------------
+ * Every problem is "FILE:LINE:COLUMN: what was expected". LINE is 1-based in the file.
+ * COLUMN is 1-based in Unicode characters of that line (as jansson counts): for JSON syntax
+ * errors jansson's own; for schema errors the column where the offending key starts (its
+ * opening quote), or the start of the offending value / array element when the problem is
+ * a value with no key of its own; 1 when the problem is the record as a whole.
+ * hone_ds_load either stops at the first error (diags == NULL: HONE_EFORMAT, err holds the
+ * diagnostic) or collects every diagnostic (diags != NULL: the bad records are left out,
+ * the call succeeds unless the file cannot be read).
+ *
+ * ---- Tokens and the supervised mask ----------------------------------------------------
+ * hone_ds_tokenize turns one record into ids[0..n) and mask[0..n):
+ *   messages, prompt-completion: the conversation is rendered by the chat template
+ *     (hone_chat_render, no generation prompt; prompt-completion is [system,] user, assistant)
+ *     and encoded with HONE_TOK_SPECIAL, so the template's markers are their control tokens.
+ *   text: the text is encoded with HONE_TOK_SPECIAL (control-token text becomes the token,
+ *     as Hugging Face's encode does); no template.
+ *   BOS: when the tokenizer's add_bos_token is set (or opts.add_bos > 0) and ids[0] is not
+ *     already BOS (a template that writes "<bos>" itself), BOS is prepended.
+ *   EOS: text records get EOS appended when their last token is not EOS (mlx-lm). Chat
+ *     records get EOS appended when no end-of-generation token (hone_tok_is_eog) lies at or
+ *     after the last supervised token of the final assistant message (anywhere, when that
+ *     message has no token): templates whose end-of-turn marker is an EOG token (gemma's
+ *     <end_of_turn>, ChatML's <|im_end|>, Llama 3's <|eot_id|>) get nothing; `raw` gets EOS.
+ * mask[t] says whether token t is a supervised TARGET: the training loss is
+ *     sum over t in 1..n-1 with mask[t] = 1 of  -log p(ids[t] | ids[0..t-1]),
+ * i.e. the logits at input position t-1 are scored against ids[t] (position t predicts t+1:
+ * the weight of input position t is mask[t+1]). mask[0] is always 0 (nothing predicts the
+ * first token).
+ *   mask_prompt = 0: mask[t] = 1 for every t >= 1 (mlx-lm without --mask-prompt).
+ *   mask_prompt = 1, chat: mask[t] = 1 exactly for the tokens of the FINAL assistant
+ *     message's content and of the end-of-turn marker right after it (hone_chat_mask's rule
+ *     restricted to that message: a token straddling the content start counts), plus an
+ *     appended EOS. Earlier assistant turns, the template's trailing newline and the BOS are 0.
+ *   mask_prompt = 1, text: as mask_prompt = 0 (a text record has no prompt; mlx-lm too).
+ * n_supervised = the number of t with mask[t] = 1; it is 0 when the final answer renders
+ * to nothing and the template has no end-of-turn token (the trainer skips such records).
+ */
+#ifndef HONE_DATASET_H
+#define HONE_DATASET_H
+
+#include "hone.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hone_chat_msg hone_chat_msg;           /* hone/chat.h */
+typedef struct hone_chat_template hone_chat_template; /* hone/chat.h */
+typedef struct hone_tok hone_tok;                     /* hone/tokenizer.h */
+
+typedef enum hone_ds_format {
+    HONE_DS_UNKNOWN = 0, /* a file with no well-formed record */
+    HONE_DS_MESSAGES = 1,
+    HONE_DS_PROMPT_COMPLETION = 2,
+    HONE_DS_TEXT = 3,
+} hone_ds_format;
+
+/* "messages", "prompt-completion", "text" ("unknown" for 0). */
+const char *hone_ds_format_name(hone_ds_format f);
+/* Also accepts "completions", "chat", "pc"; HONE_EARG listing the names otherwise. */
+int hone_ds_format_parse(const char *name, hone_ds_format *out, hone_err *err);
+
+typedef struct hone_ds_record {
+    hone_ds_format format;
+    int line;              /* 1-based line in the file */
+    hone_chat_msg *msgs;   /* messages and prompt-completion: the conversation (roles normalised
+                              to "system" / "user" / "assistant"); NULL for text */
+    size_t n_msgs;
+    const char *text;      /* text: the text; NULL otherwise */
+    const char *raw;       /* the line as in the file (no newline), NUL-terminated */
+    size_t raw_len;
+    int has_tools;         /* the record had a "tools" key (ignored) */
+} hone_ds_record;
+
+typedef struct hone_ds {
+    char *path;               /* as given */
+    hone_ds_format format;
+    hone_ds_record *recs;     /* the well-formed records, in file order */
+    size_t n;
+    int n_lines;              /* lines in the file (blank ones included) */
+    struct hone_ds_pool *pool; /* private: the strings */
+} hone_ds;
+
+/* ---- diagnostics ---- */
+
+typedef enum hone_ds_severity { HONE_DS_WARNING = 1, HONE_DS_ERROR = 2 } hone_ds_severity;
+
+typedef enum hone_ds_kind {
+    HONE_DSK_SYNTAX = 1,     /* JSON syntax (jansson's message) */
+    HONE_DSK_SCHEMA,         /* missing / wrong-typed key, unknown role, format mismatch */
+    HONE_DSK_ROLE_ORDER,     /* system not first, roles not alternating, no final answer */
+    HONE_DSK_TOOLS,          /* warning: "tools" ignored */
+    HONE_DSK_EMPTY,          /* empty or whitespace-only text (hone data check) */
+    HONE_DSK_DUPLICATE,      /* exact duplicate record in the same file (data check) */
+    HONE_DSK_NEAR_DUPLICATE, /* near duplicate in the same file (data check) */
+    HONE_DSK_LEAK,           /* exact duplicate across files (train/valid/test) */
+    HONE_DSK_NEAR_LEAK,      /* near duplicate or the same prompt across files */
+    HONE_DSK_TOO_LONG,       /* more tokens than max_seq_length (data check --model) */
+    HONE_DSK_NO_SUPERVISED,  /* no supervised token under mask_prompt (data check --model) */
+    HONE_DSK_TEMPLATE,       /* the chat template refused the conversation (data check --model) */
+    HONE_DSK_KIND_COUNT,
+} hone_ds_kind;
+
+/* "syntax", "schema", "role-order", "tools", "empty", "duplicate", "near-duplicate", "leak",
+ * "near-leak", "too-long", "no-supervised", "template". */
+const char *hone_ds_kind_name(hone_ds_kind k);
+
+typedef struct hone_ds_diag {
+    hone_ds_severity severity;
+    hone_ds_kind kind;
+    char *file;
+    int line, column;
+    char *msg; /* the whole "FILE:LINE:COLUMN: ..." line */
+} hone_ds_diag;
+
+typedef struct hone_ds_diags {
+    hone_ds_diag *v;
+    size_t n, cap;
+    size_t n_errors, n_warnings;
+} hone_ds_diags;
+
+/* Appends one (formats "FILE:LINE:COLUMN: " + fmt). HONE_ENOMEM only. */
+int hone_ds_diag_add(hone_ds_diags *d, hone_ds_severity sev, hone_ds_kind kind, const char *file,
+                     int line, int column, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+/* Sorts by file (in first-seen order), line, column, then insertion order. */
+void hone_ds_diags_sort(hone_ds_diags *d);
+void hone_ds_diags_free(hone_ds_diags *d);
+
+/* ---- loading ---- */
+
+/* Loads PATH (see "Files"). diags == NULL: the first error stops it (HONE_EFORMAT, err set
+ * to the diagnostic line; warnings are dropped). diags != NULL: everything is collected
+ * there, bad records are left out, HONE_OK unless the file cannot be read (HONE_EIO). */
+int hone_ds_load(hone_ds **out, const char *path, hone_ds_diags *diags, hone_err *err);
+/* The same over bytes in memory; name is used in diagnostics and as path. */
+int hone_ds_load_mem(hone_ds **out, const char *name, const char *data, size_t len,
+                     hone_ds_diags *diags, hone_err *err);
+void hone_ds_free(hone_ds *ds);
+
+/* ---- tokenizing ---- */
+
+typedef struct hone_ds_tok_opts {
+    const hone_tok *tok;
+    const hone_chat_template *tmpl; /* required for messages / prompt-completion records */
+    int mask_prompt;                /* see "Tokens and the supervised mask" */
+    int add_bos;                    /* -1 / 0 (default): as hone_tok_add_bos; 1 force; -2 never */
+} hone_ds_tok_opts;
+
+typedef struct hone_ds_example {
+    int32_t *ids;          /* (n) malloc'd */
+    unsigned char *mask;   /* (n) malloc'd, 0/1: target t supervised */
+    size_t n;
+    size_t n_supervised;
+    size_t answer_tokens;  /* chat: tokens of the final assistant content (its mask span without
+                              the end-of-turn / EOS token); text: n */
+    int eos_appended;
+} hone_ds_example;
+
+/* Tokenizes r. Errors: HONE_EARG for a chat record without a template or one the template
+ * refuses (its message prefixed with "FILE:LINE:1: "). ex is zeroed first; free with
+ * hone_ds_example_free. */
+int hone_ds_tokenize(const hone_ds_tok_opts *o, const hone_ds *ds, const hone_ds_record *r,
+                     hone_ds_example *ex, hone_err *err);
+void hone_ds_example_free(hone_ds_example *ex);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
