@@ -1,13 +1,12 @@
 /* loop.c: the training loop of `hone train` (mlx-lm's tuner/trainer.py, made resumable).
  *
- * Data: each example is truncated to max_seq_length tokens (a counted warning, as mlx-lm
- * warns); one with no supervised target left is skipped (a counted warning, never a NaN).
- * The usable examples are sorted by token length (stable), cut into batches of batch_size
- * (the remainder is dropped, as mlx-lm does), and each epoch visits the batches in a fresh
- * permutation drawn from the loop's own xoshiro256** generator (seeded by --seed). The
- * generator's state, the current permutation and the position in it are in the checkpoint.
- * Batches are right-padded; position t predicts token t+1 (targets = next token where the
- * mask says so, -1 elsewhere and on padding).
+ * Data (batch.c): each example is truncated to max_seq_length tokens (a counted warning,
+ * as mlx-lm warns); one with no supervised target left is skipped (a counted warning, never
+ * a NaN). The usable examples are sorted by token length (stable), cut into batches of
+ * batch_size (the remainder is dropped, as mlx-lm does), and each epoch visits the batches
+ * in a fresh permutation drawn from the loop's own xoshiro256** generator (seeded by
+ * --seed). The generator's state, the current permutation and the position in it are in the
+ * checkpoint (checkpoint.c). Batches are right-padded; position t predicts token t+1.
  *
  * Iteration it (1-based) runs one batch: loss = mean cross-entropy over its supervised
  * tokens, gradients accumulate with scale 1 / (tokens * grad_accumulation_steps), and when
@@ -38,14 +37,11 @@
 #include <unistd.h>
 
 #include "hone.h"
-#include "train/loop.h"
-#include "train/optim.h"
+#include "train/train_loop_internal.h"
 #include "util/err.h"
 #include "util/fileio.h"
 
 volatile sig_atomic_t hone_train_stop_flag;
-
-#define CKPT_FORMAT "hone-train-checkpoint-v1"
 
 /* ---- small helpers ---- */
 
@@ -61,36 +57,6 @@ static double peak_mem_gb(void) {
     return (double)ru.ru_maxrss * 1024.0 / 1e9; /* Linux: KiB */
 }
 
-static uint64_t mix64(uint64_t z) {
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
-
-/* Uniform in [0, n) without modulo bias. */
-static uint64_t rng_below(hone_rng *r, uint64_t n) {
-    uint64_t lim = UINT64_MAX - UINT64_MAX % n, x;
-    do x = hone_rng_next(r);
-    while (x >= lim);
-    return x % n;
-}
-
-static void shuffle(hone_rng *r, int64_t *v, int64_t n) {
-    for (int64_t i = 0; i < n; i++) v[i] = i;
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)rng_below(r, (uint64_t)i + 1);
-        int64_t t = v[i];
-        v[i] = v[j];
-        v[j] = t;
-    }
-}
 
 static char *path_join(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
@@ -115,151 +81,29 @@ static void emitf(hone_train_event_fn fn, void *user, int kind, const char *fmt,
     emit(fn, user, &ev);
 }
 
-/* ---- data preparation and batches ---- */
-
-typedef struct prep {
-    int64_t *idx;     /* (n) usable example indexes, sorted by length */
-    uint32_t *len;    /* (n) their truncated lengths */
-    int64_t n;
-    int64_t n_trunc, n_skip;
-    size_t longest;
-} prep;
-
-static void prep_free(prep *p) {
-    free(p->idx);
-    free(p->len);
-    memset(p, 0, sizeof *p);
-}
-
-static size_t n_targets(const hone_train_example *e, size_t L) {
-    if (!e->mask) return L > 0 ? L - 1 : 0;
-    size_t k = 0;
-    for (size_t t = 1; t < L; t++) k += e->mask[t] != 0;
-    return k;
-}
-
-static const prep *sort_ctx;
-static int cmp_len(const void *a, const void *b) {
-    int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
-    (void)sort_ctx;
-    return i < j ? -1 : i > j;
-}
-
-static int prep_set(const hone_train_config *cfg, const hone_train_set *s, prep *p, hone_err *err) {
-    memset(p, 0, sizeof *p);
-    int64_t n = s ? s->n : 0;
-    p->idx = malloc(((size_t)n + 1) * sizeof *p->idx);
-    p->len = malloc(((size_t)n + 1) * sizeof *p->len);
-    uint64_t *key = malloc(((size_t)n + 1) * sizeof *key);
-    int64_t *order = malloc(((size_t)n + 1) * sizeof *order);
-    if (!p->idx || !p->len || !key || !order) {
-        free(key), free(order), prep_free(p);
-        return hone_err_set(err, HONE_ENOMEM, "%s: out of memory", s ? s->name : "data");
-    }
-    /* sort key: (length << 32 | position among usable) keeps the sort stable */
-    int64_t m = 0;
-    for (int64_t i = 0; i < n; i++) {
-        const hone_train_example *e = &s->ex[i];
-        size_t L = e->n;
-        if (L > p->longest) p->longest = L;
-        if (L > (size_t)cfg->max_seq_length) {
-            L = (size_t)cfg->max_seq_length;
-            p->n_trunc++;
-        }
-        if (n_targets(e, L) == 0) {
-            p->n_skip++;
-            continue;
-        }
-        order[m] = i;
-        key[m] = ((uint64_t)L << 32) | (uint64_t)m;
-        m++;
-    }
-    sort_ctx = p;
-    qsort(key, (size_t)m, sizeof *key, cmp_len);
-    for (int64_t k = 0; k < m; k++) {
-        uint32_t pos = (uint32_t)(key[k] & 0xffffffffu);
-        p->idx[k] = order[pos];
-        p->len[k] = (uint32_t)(key[k] >> 32);
-    }
-    p->n = m;
-    free(key);
-    free(order);
-    return HONE_OK;
-}
-
-typedef struct batchbuf {
-    int64_t bs, max_seq;
-    int32_t *tokens;   /* (bs, max_seq) */
-    int32_t *targets;  /* (bs, max_seq) */
-    uint32_t *lengths; /* (bs) */
-    int64_t *ids;      /* (bs) */
-} batchbuf;
-
-static int batchbuf_init(batchbuf *b, int64_t bs, int64_t max_seq, hone_err *err) {
-    b->bs = bs;
-    b->max_seq = max_seq;
-    b->tokens = malloc((size_t)(bs * max_seq) * sizeof(int32_t));
-    b->targets = malloc((size_t)(bs * max_seq) * sizeof(int32_t));
-    b->lengths = malloc((size_t)bs * sizeof(uint32_t));
-    b->ids = malloc((size_t)bs * sizeof(int64_t));
-    if (!b->tokens || !b->targets || !b->lengths || !b->ids)
-        return hone_err_set(err, HONE_ENOMEM, "batch buffers: out of memory");
-    return HONE_OK;
-}
-
-static void batchbuf_free(batchbuf *b) {
-    free(b->tokens), free(b->targets), free(b->lengths), free(b->ids);
-    memset(b, 0, sizeof *b);
-}
-
-/* Fills batch k (members p->idx[k*bs .. k*bs+bs)) of set s; returns supervised tokens. */
-static int64_t fill_batch(const hone_train_set *s, const prep *p, int64_t k, int64_t bs, int64_t id_base,
-                          batchbuf *b, hone_train_batch *out) {
-    uint32_t seq = 0;
-    for (int64_t j = 0; j < bs; j++)
-        if (p->len[k * bs + j] > seq) seq = p->len[k * bs + j];
-    int64_t ntok = 0;
-    for (int64_t j = 0; j < bs; j++) {
-        int64_t e = p->idx[k * bs + j];
-        const hone_train_example *x = &s->ex[e];
-        uint32_t L = p->len[k * bs + j];
-        int32_t *tk = b->tokens + j * seq, *tg = b->targets + j * seq;
-        for (uint32_t t = 0; t < seq; t++) {
-            tk[t] = t < L ? x->ids[t] : 0;
-            int sup = t + 1 < L && (!x->mask || x->mask[t + 1]);
-            tg[t] = sup ? x->ids[t + 1] : -1;
-            ntok += sup;
-        }
-        b->lengths[j] = L;
-        b->ids[j] = id_base + e;
-    }
-    *out = (hone_train_batch){.n_seq = (uint32_t)bs, .seq_len = seq, .tokens = b->tokens, .targets = b->targets,
-                              .lengths = b->lengths, .example_ids = b->ids};
-    return ntok;
-}
 
 /* ---- evaluation ---- */
 
 int hone_train_eval(const hone_train_config *cfg, const hone_train_ops *ops, const hone_train_set *set,
                     int64_t max_batches, hone_train_event_fn on_event, void *user, double *loss, hone_err *err) {
     *loss = NAN;
-    prep p;
-    int rc = prep_set(cfg, set, &p, err);
+    tl_prep p;
+    int rc = tl_prep_set(cfg, set, &p, err);
     if (rc) return rc;
     int64_t bs = cfg->batch_size < p.n ? cfg->batch_size : p.n;
     if (bs < 1) {
-        prep_free(&p);
+        tl_prep_free(&p);
         return HONE_OK;
     }
     int64_t nb = p.n / bs, use = max_batches < 0 || max_batches > nb ? nb : max_batches;
     int64_t *perm = malloc((size_t)nb * sizeof *perm);
-    batchbuf b = {0};
+    tl_batchbuf b = {0};
     if (!perm) rc = hone_err_set(err, HONE_ENOMEM, "eval: out of memory");
-    if (!rc) rc = batchbuf_init(&b, bs, cfg->max_seq_length, err);
+    if (!rc) rc = tl_batchbuf_init(&b, bs, cfg->max_seq_length, err);
     if (!rc) {
         hone_rng r;
-        hone_rng_seed(&r, mix64(cfg->seed ^ 0x76616c6964ull)); /* fixed order, independent of training */
-        shuffle(&r, perm, nb);
+        hone_rng_seed(&r, tl_mix64(cfg->seed ^ 0x76616c6964ull)); /* fixed order, independent of training */
+        tl_shuffle(&r, perm, nb);
         double sum = 0;
         int64_t tok = 0;
         /* ids for the prefix cache: the evaluation sets get their own id range */
@@ -267,17 +111,16 @@ int hone_train_eval(const hone_train_config *cfg, const hone_train_ops *ops, con
         if (set->name && !strcmp(set->name, "test")) id_base <<= 1;
         for (int64_t k = 0; k < use && !rc; k++) {
             hone_train_batch hb;
-            fill_batch(set, &p, perm[k], bs, id_base, &b, &hb);
+            tl_fill_batch(set, &p, perm[k], bs, id_base, &b, &hb);
             hb.dropout_seed = 0;
             rc = ops->step(ops->ctx, &hb, 0, 0.0f, &sum, &tok, err);
-            hone_train_event ev = {.kind = HONE_TRAIN_EV_PROGRESS, .it = k + 1, .iters = use, .msg = set->name};
-            (void)on_event, (void)user, (void)ev;
         }
+        (void)on_event, (void)user;
         if (!rc && tok > 0) *loss = sum / (double)tok;
     }
-    batchbuf_free(&b);
+    tl_batchbuf_free(&b);
     free(perm);
-    prep_free(&p);
+    tl_prep_free(&p);
     return rc;
 }
 
@@ -298,7 +141,7 @@ int hone_train_adapter_init(hone_adapter **out, const hone_train_config *cfg, ui
     int rc = hone_adapter_create(out, &ac, err);
     if (rc) return rc;
     hone_rng r;
-    hone_rng_seed(&r, mix64(cfg->seed ^ 0x6c6f7261ull));
+    hone_rng_seed(&r, tl_mix64(cfg->seed ^ 0x6c6f7261ull));
     size_t cap = 0;
     float *a = NULL;
     for (uint32_t l = n_layers - (uint32_t)ac.num_layers; l < n_layers && !rc; l++)
@@ -348,218 +191,6 @@ static int save_adapter_as(const hone_adapter *ad, const char *dir, const char *
     return rc;
 }
 
-/* ---- the loop state and its checkpoint ---- */
-
-typedef struct hist {
-    double *v; /* (n, 2): it, loss */
-    size_t n, cap;
-} hist;
-
-static int hist_push(hist *h, double it, double loss) {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? 2 * h->cap : 64;
-        double *v = realloc(h->v, cap * 2 * sizeof *v);
-        if (!v) return HONE_ENOMEM;
-        h->v = v;
-        h->cap = cap;
-    }
-    h->v[2 * h->n] = it;
-    h->v[2 * h->n + 1] = loss;
-    h->n++;
-    return HONE_OK;
-}
-
-typedef struct state {
-    int64_t step;          /* iterations done */
-    int64_t nb;            /* batches per epoch */
-    int64_t *perm;         /* (nb) this epoch's order */
-    int64_t pos;           /* next index into perm */
-    int64_t epoch;
-    hone_rng rng;
-    hone_optim opt;
-    double acc_loss;       /* report accumulators */
-    int64_t acc_tokens, acc_steps;
-    int64_t trained_tokens;
-    double best_val, first_val;
-    int64_t bad_evals;
-    hist htrain, hval;
-} state;
-
-static void config_fingerprint(const hone_train_config *c, const hone_adapter *ad, char *buf, size_t n) {
-    const hone_adapter_config *ac = hone_adapter_get_config(ad);
-    snprintf(buf, n,
-             "rank=%u keys=%u num_layers=%d n_adapted=%lld batch_size=%lld accum=%lld seed=%llu optimizer=%s "
-             "max_seq_length=%lld mask_prompt=%d",
-             ac->rank, ac->keys, ac->num_layers, (long long)hone_adapter_n(ad), (long long)c->batch_size,
-             (long long)c->grad_accumulation_steps, (unsigned long long)c->seed, c->optimizer,
-             (long long)c->max_seq_length, c->mask_prompt);
-}
-
-static uint64_t data_hash(const hone_train_set *s, const prep *p) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (int64_t k = 0; k < p->n; k++) {
-        const hone_train_example *e = &s->ex[p->idx[k]];
-        h = fnv1a(h, &p->len[k], sizeof p->len[k]);
-        h = fnv1a(h, e->ids, p->len[k] * sizeof(int32_t));
-        if (e->mask) h = fnv1a(h, e->mask, p->len[k]);
-    }
-    return h;
-}
-
-static int ckpt_write(const char *path, const state *st, const hone_adapter *ad_c, const char *fp, uint64_t dh,
-                      hone_err *err) {
-    hone_adapter *ad = (hone_adapter *)ad_c;
-    hone_st_writer *w = NULL;
-    int rc = hone_st_writer_init(&w, err);
-    if (rc) return rc;
-    char buf[128], name[64];
-#define META(k, ...) \
-    if (!rc) { snprintf(buf, sizeof buf, __VA_ARGS__); rc = hone_st_writer_add_meta(w, k, buf, err); }
-    META("format", "%s", CKPT_FORMAT);
-    META("step", "%lld", (long long)st->step);
-    META("optim_step", "%llu", (unsigned long long)st->opt.step);
-    META("n_batches", "%lld", (long long)st->nb);
-    META("pos", "%lld", (long long)st->pos);
-    META("epoch", "%lld", (long long)st->epoch);
-    META("acc_loss", "%a", st->acc_loss);
-    META("acc_tokens", "%lld", (long long)st->acc_tokens);
-    META("acc_steps", "%lld", (long long)st->acc_steps);
-    META("trained_tokens", "%lld", (long long)st->trained_tokens);
-    META("best_val", "%a", st->best_val);
-    META("first_val", "%a", st->first_val);
-    META("bad_evals", "%lld", (long long)st->bad_evals);
-    META("data_hash", "%016llx", (unsigned long long)dh);
-#undef META
-    if (!rc) rc = hone_st_writer_add_meta(w, "config", fp, err);
-    for (int64_t i = 0; i < hone_adapter_n(ad) && !rc; i++) {
-        hone_lora *l = hone_adapter_get(ad, i);
-        uint64_t sa[2] = {l->rank, (uint64_t)l->n_in}, sb[2] = {(uint64_t)l->n_out, l->rank};
-        snprintf(name, sizeof name, "lora.%06lld.a", (long long)i);
-        rc = hone_st_writer_add_tensor(w, name, HONE_F32, 2, sa, l->a, err);
-        snprintf(name, sizeof name, "lora.%06lld.b", (long long)i);
-        if (!rc) rc = hone_st_writer_add_tensor(w, name, HONE_F32, 2, sb, l->b, err);
-    }
-    uint64_t tot = hone_optim_total(&st->opt), nb = (uint64_t)st->nb, four = 4;
-    if (!rc) rc = hone_st_writer_add_tensor(w, "optim.m", HONE_F32, 1, &tot, st->opt.m, err);
-    if (!rc) rc = hone_st_writer_add_tensor(w, "optim.v", HONE_F32, 1, &tot, st->opt.v, err);
-    if (!rc) rc = hone_st_writer_add_tensor(w, "order", HONE_I64, 1, &nb, st->perm, err);
-    if (!rc) rc = hone_st_writer_add_tensor(w, "rng", HONE_I64, 1, &four, st->rng.s, err);
-    if (!rc && st->htrain.n) {
-        uint64_t sh[2] = {st->htrain.n, 2};
-        rc = hone_st_writer_add_tensor(w, "hist.train", HONE_F64, 2, sh, st->htrain.v, err);
-    }
-    if (!rc && st->hval.n) {
-        uint64_t sh[2] = {st->hval.n, 2};
-        rc = hone_st_writer_add_tensor(w, "hist.val", HONE_F64, 2, sh, st->hval.v, err);
-    }
-    if (!rc) rc = hone_st_writer_write(w, path, err);
-    hone_st_writer_free(w);
-    return rc;
-}
-
-static int meta_i64(hone_st *st, const char *path, const char *key, int64_t *out, hone_err *err) {
-    const char *v = hone_st_meta_get(st, key);
-    char *end;
-    if (!v) return hone_err_set(err, HONE_EFORMAT, "%s: checkpoint metadata lacks '%s'", path, key);
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (end == v || *end || errno) return hone_err_set(err, HONE_EFORMAT, "%s: metadata '%s' = '%s' is not an integer", path, key, v);
-    *out = x;
-    return HONE_OK;
-}
-
-static int meta_f64(hone_st *st, const char *path, const char *key, double *out, hone_err *err) {
-    const char *v = hone_st_meta_get(st, key);
-    char *end;
-    if (!v) return hone_err_set(err, HONE_EFORMAT, "%s: checkpoint metadata lacks '%s'", path, key);
-    *out = strtod(v, &end);
-    if (end == v || *end) return hone_err_set(err, HONE_EFORMAT, "%s: metadata '%s' = '%s' is not a number", path, key, v);
-    return HONE_OK;
-}
-
-/* Copies tensor `name` (dtype, element count) into dst. */
-static int ckpt_tensor(hone_st *st, const char *path, const char *name, int st_dtype, uint64_t nelem, void *dst,
-                       hone_err *err) {
-    int64_t t = hone_st_find(st, name);
-    if (t < 0) return hone_err_set(err, HONE_EFORMAT, "%s: checkpoint lacks tensor '%s'", path, name);
-    if ((int)hone_st_tensor_dtype(st, t) != st_dtype || hone_st_tensor_nelem(st, t) != nelem)
-        return hone_err_set(err, HONE_EFORMAT, "%s: tensor '%s': expected %s with %llu elements", path, name,
-                            hone_st_dtype_str(st_dtype), (unsigned long long)nelem);
-    memcpy(dst, hone_st_tensor_data(st, t), nelem * hone_st_dtype_size(st_dtype));
-    return HONE_OK;
-}
-
-static int ckpt_read_hist(hone_st *st, const char *name, hist *h) {
-    int64_t t = hone_st_find(st, name);
-    if (t < 0) return HONE_OK;
-    if (hone_st_tensor_dtype(st, t) != HONE_ST_F64 || hone_st_tensor_nelem(st, t) % 2) return HONE_EFORMAT;
-    const double *v = hone_st_tensor_data(st, t);
-    size_t n = hone_st_tensor_nelem(st, t) / 2;
-    for (size_t i = 0; i < n; i++) {
-        double a, b;
-        memcpy(&a, v + 2 * i, sizeof a);
-        memcpy(&b, v + 2 * i + 1, sizeof b);
-        if (hist_push(h, a, b)) return HONE_ENOMEM;
-    }
-    return HONE_OK;
-}
-
-static int ckpt_read(const char *path, state *s, hone_adapter *ad, const char *fp, uint64_t dh, hone_err *err) {
-    hone_st *st = NULL;
-    int rc = hone_st_open(&st, path, err);
-    if (rc) return hone_err_prefix(err, "--resume: "), rc;
-    const char *f = hone_st_meta_get(st, "format"), *cf = hone_st_meta_get(st, "config"),
-               *dhs = hone_st_meta_get(st, "data_hash");
-    char dhb[32];
-    snprintf(dhb, sizeof dhb, "%016llx", (unsigned long long)dh);
-    if (!f || strcmp(f, CKPT_FORMAT))
-        rc = hone_err_set(err, HONE_EFORMAT, "%s: not a hone training checkpoint (format '%s', expected '%s')", path,
-                          f ? f : "(none)", CKPT_FORMAT);
-    else if (!cf || strcmp(cf, fp))
-        rc = hone_err_set(err, HONE_EARG, "%s: the checkpoint was written with another configuration (%s); this run has %s",
-                          path, cf ? cf : "(none)", fp);
-    else if (!dhs || strcmp(dhs, dhb))
-        rc = hone_err_set(err, HONE_EARG, "%s: the training data changed since the checkpoint (token hash %s, now %s)",
-                          path, dhs ? dhs : "(none)", dhb);
-    int64_t nb = 0, ostep = 0;
-    if (!rc) rc = meta_i64(st, path, "n_batches", &nb, err);
-    if (!rc && nb != s->nb)
-        rc = hone_err_set(err, HONE_EARG, "%s: %lld batches per epoch in the checkpoint, %lld now", path, (long long)nb,
-                          (long long)s->nb);
-    if (!rc) rc = meta_i64(st, path, "step", &s->step, err);
-    if (!rc) rc = meta_i64(st, path, "optim_step", &ostep, err);
-    if (!rc) rc = meta_i64(st, path, "pos", &s->pos, err);
-    if (!rc) rc = meta_i64(st, path, "epoch", &s->epoch, err);
-    if (!rc) rc = meta_f64(st, path, "acc_loss", &s->acc_loss, err);
-    if (!rc) rc = meta_i64(st, path, "acc_tokens", &s->acc_tokens, err);
-    if (!rc) rc = meta_i64(st, path, "acc_steps", &s->acc_steps, err);
-    if (!rc) rc = meta_i64(st, path, "trained_tokens", &s->trained_tokens, err);
-    if (!rc) rc = meta_f64(st, path, "best_val", &s->best_val, err);
-    if (!rc) rc = meta_f64(st, path, "first_val", &s->first_val, err);
-    if (!rc) rc = meta_i64(st, path, "bad_evals", &s->bad_evals, err);
-    if (!rc && (s->pos < 0 || s->pos > s->nb || s->step < 0 || ostep < 0))
-        rc = hone_err_set(err, HONE_EFORMAT, "%s: step/pos out of range", path);
-    s->opt.step = (uint64_t)ostep;
-    char name[64];
-    for (int64_t i = 0; i < hone_adapter_n(ad) && !rc; i++) {
-        hone_lora *l = hone_adapter_get(ad, i);
-        snprintf(name, sizeof name, "lora.%06lld.a", (long long)i);
-        rc = ckpt_tensor(st, path, name, HONE_ST_F32, (uint64_t)l->rank * (uint64_t)l->n_in, l->a, err);
-        snprintf(name, sizeof name, "lora.%06lld.b", (long long)i);
-        if (!rc) rc = ckpt_tensor(st, path, name, HONE_ST_F32, (uint64_t)l->rank * (uint64_t)l->n_out, l->b, err);
-    }
-    uint64_t tot = hone_optim_total(&s->opt);
-    if (!rc) rc = ckpt_tensor(st, path, "optim.m", HONE_ST_F32, tot, s->opt.m, err);
-    if (!rc) rc = ckpt_tensor(st, path, "optim.v", HONE_ST_F32, tot, s->opt.v, err);
-    if (!rc) rc = ckpt_tensor(st, path, "order", HONE_ST_I64, (uint64_t)s->nb, s->perm, err);
-    if (!rc) rc = ckpt_tensor(st, path, "rng", HONE_ST_I64, 4, s->rng.s, err);
-    for (int64_t i = 0; i < s->nb && !rc; i++)
-        if (s->perm[i] < 0 || s->perm[i] >= s->nb) rc = hone_err_set(err, HONE_EFORMAT, "%s: order[%lld] out of range", path, (long long)i);
-    if (!rc && (ckpt_read_hist(st, "hist.train", &s->htrain) || ckpt_read_hist(st, "hist.val", &s->hval)))
-        rc = hone_err_set(err, HONE_EFORMAT, "%s: bad loss history", path);
-    hone_st_close(st);
-    return rc;
-}
 
 /* ---- metrics ---- */
 
@@ -582,7 +213,7 @@ typedef struct run {
     const hone_train_ops *ops;
     hone_train_event_fn fn;
     void *user;
-    state st;
+    tl_state st;
     char fp[512];
     uint64_t dh;
     char *ckpt_path;
@@ -601,7 +232,7 @@ static int save_all(run *r, int numbered, int ckpt, hone_err *err) {
             free(p);
         }
     }
-    if (!rc && ckpt) rc = ckpt_write(r->ckpt_path, &r->st, r->ad, r->fp, r->dh, err);
+    if (!rc && ckpt) rc = tl_ckpt_write(r->ckpt_path, &r->st, r->ad, r->fp, r->dh, err);
     return rc;
 }
 
@@ -611,7 +242,7 @@ static int do_eval(run *r, const hone_train_set *valid, int64_t it, hone_err *er
     if (rc) return rc;
     double dt = now_s() - t0;
     if (isnan(loss)) return HONE_OK;
-    if (hist_push(&r->st.hval, (double)it, loss)) return hone_err_set(err, HONE_ENOMEM, "out of memory");
+    if (tl_hist_push(&r->st.hval, (double)it, loss)) return hone_err_set(err, HONE_ENOMEM, "out of memory");
     if (isnan(r->st.first_val)) r->st.first_val = loss;
     char js[256];
     snprintf(js, sizeof js, "{\"iter\":%lld,\"val_loss\":%.9g,\"val_time\":%.4f}", (long long)it, loss, dt);
@@ -646,8 +277,8 @@ int hone_train_loop(const hone_train_config *cfg, hone_adapter *ad, const hone_t
     res->first_val_loss = res->last_val_loss = res->best_val_loss = res->test_loss = NAN;
     run r = {.cfg = cfg, .ad = ad, .ops = ops, .fn = on_event, .user = user};
     r.st.best_val = r.st.first_val = NAN;
-    prep p = {0};
-    batchbuf b = {0};
+    tl_prep p = {0};
+    tl_batchbuf b = {0};
     float **params = NULL, **grads = NULL;
     size_t *sizes = NULL;
     int rc = HONE_OK;
@@ -657,7 +288,7 @@ int hone_train_loop(const hone_train_config *cfg, hone_adapter *ad, const hone_t
     r.ckpt_path = path_join(cfg->adapter_path, "checkpoint.safetensors");
     if (!r.ckpt_path) return hone_err_set(err, HONE_ENOMEM, "out of memory");
 
-    rc = prep_set(cfg, train, &p, err);
+    rc = tl_prep_set(cfg, train, &p, err);
     if (rc) goto done;
     if (p.n_trunc)
         emitf(on_event, user, HONE_TRAIN_EV_WARNING,
@@ -675,8 +306,8 @@ int hone_train_loop(const hone_train_config *cfg, hone_adapter *ad, const hone_t
         goto done;
     }
     r.st.nb = p.n / cfg->batch_size;
-    r.dh = data_hash(train, &p);
-    config_fingerprint(cfg, ad, r.fp, sizeof r.fp);
+    r.dh = tl_data_hash(train, &p);
+    tl_config_fingerprint(cfg, ad, r.fp, sizeof r.fp);
 
     /* parameters, gradients, optimizer */
     int64_t na = hone_adapter_n(ad), np = 2 * na;
@@ -724,15 +355,15 @@ int hone_train_loop(const hone_train_config *cfg, hone_adapter *ad, const hone_t
                               r.ckpt_path, cfg->adapter_path);
             goto done;
         }
-        rc = ckpt_read(r.ckpt_path, &r.st, ad, r.fp, r.dh, err);
+        rc = tl_ckpt_read(r.ckpt_path, &r.st, ad, r.fp, r.dh, err);
         if (rc) goto done;
         emitf(on_event, user, HONE_TRAIN_EV_INFO, "Resuming from %s at iteration %lld", r.ckpt_path, (long long)r.st.step);
     } else {
-        shuffle(&r.st.rng, r.st.perm, r.st.nb);
+        tl_shuffle(&r.st.rng, r.st.perm, r.st.nb);
         r.st.pos = 0;
         r.st.epoch = 0;
     }
-    rc = batchbuf_init(&b, cfg->batch_size, cfg->max_seq_length, err);
+    rc = tl_batchbuf_init(&b, cfg->batch_size, cfg->max_seq_length, err);
     if (rc) goto done;
 
     int has_valid = valid && valid->n > 0;
@@ -747,14 +378,14 @@ int hone_train_loop(const hone_train_config *cfg, hone_adapter *ad, const hone_t
         int64_t it = r.st.step + 1;
         double tic = now_s();
         if (r.st.pos == r.st.nb) {
-            shuffle(&r.st.rng, r.st.perm, r.st.nb);
+            tl_shuffle(&r.st.rng, r.st.perm, r.st.nb);
             r.st.pos = 0;
             r.st.epoch++;
         }
         int64_t k = r.st.perm[r.st.pos++];
         hone_train_batch hb;
-        int64_t ntok = fill_batch(train, &p, k, cfg->batch_size, 0, &b, &hb);
-        hb.dropout_seed = mix64(cfg->seed * 0x2545f4914f6cdd1dull + (uint64_t)it);
+        int64_t ntok = tl_fill_batch(train, &p, k, cfg->batch_size, 0, &b, &hb);
+        hb.dropout_seed = tl_mix64(cfg->seed * 0x2545f4914f6cdd1dull + (uint64_t)it);
         double lsum = 0;
         int64_t lt = 0;
         rc = ops->step(ops->ctx, &hb, 1, (float)(1.0 / ((double)ntok * (double)accum)), &lsum, &lt, err);
@@ -793,7 +424,7 @@ int hone_train_loop(const hone_train_config *cfg, hone_adapter *ad, const hone_t
                                    .learning_rate = (float)lr_used, .it_sec = its, .tokens_sec = tps,
                                    .trained_tokens = r.st.trained_tokens, .peak_mem_gb = peak_mem_gb(), .json = js};
             emit(on_event, user, &ev);
-            if (hist_push(&r.st.htrain, (double)it, tl)) {
+            if (tl_hist_push(&r.st.htrain, (double)it, tl)) {
                 rc = hone_err_set(err, HONE_ENOMEM, "out of memory");
                 goto done;
             }
@@ -849,7 +480,7 @@ done:
     free(r.st.hval.v);
     free(r.ckpt_path);
     free(params), free(grads), free(sizes);
-    batchbuf_free(&b);
-    prep_free(&p);
+    tl_batchbuf_free(&b);
+    tl_prep_free(&p);
     return rc;
 }

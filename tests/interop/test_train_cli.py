@@ -80,6 +80,9 @@ with open(os.path.join(data, "train.jsonl"), "w") as f:
 with open(os.path.join(data, "valid.jsonl"), "w") as f:
     for i in range(12, 14):
         f.write(conv(f"What is {i} plus {i + 1}?", f"Beep boop: {2 * i + 1}.") + "\n")
+with open(os.path.join(data, "test.jsonl"), "w") as f:
+    for i in range(14, 17):
+        f.write(conv(f"What is {i} plus {i + 1}?", f"Beep boop: {2 * i + 1}.") + "\n")
 
 BASE = ["--model", SMOL, "--data", data, "--num-layers", "1", "--lora-rank", "2", "--batch-size", "1",
         "--mask-prompt", "--max-seq-length", "64", "--learning-rate", "2e-4", "--steps-per-report", "1",
@@ -153,6 +156,20 @@ check(os.path.exists(os.path.join(c_dir, "checkpoint.safetensors")), "SIGINT: ch
 rc2 = run(BASE + ["--iters", "8", "--adapter-path", c_dir, "--resume"])
 check(rc2.returncode == 0 and read(os.path.join(a_dir, "adapters.safetensors")) == read(os.path.join(c_dir, "adapters.safetensors")),
       "SIGINT + --resume: adapters byte-identical to the straight run")
+
+# --resume-adapter-file: starting from the straight run's final adapters, the validation
+# loss at iteration 1 equals that run's final one (same weights, same batches)
+def vals(stdout):
+    return [json.loads(l)["val_loss"] for l in stdout.splitlines() if l.startswith("{") and "val_loss" in l]
+rr = run(BASE + ["--iters", "1", "--adapter-path", os.path.join(tmp, "raf"), "--resume-adapter-file",
+                 os.path.join(a_dir, "0000008_adapters.safetensors")])
+check(rr.returncode == 0 and vals(rr.stdout)[:1] == vals(ra.stdout)[-1:],
+      f"--resume-adapter-file: first val loss {vals(rr.stdout)[:1]} == the straight run's last {vals(ra.stdout)[-1:]}")
+# --test alone: the test loss of --adapter-path's adapters
+rt = run(["--model", SMOL, "--data", data, "--test", "--adapter-path", a_dir, "--mask-prompt", "--batch-size", "1", "--json"])
+tl = [json.loads(l) for l in rt.stdout.splitlines() if l.startswith("{") and "test_loss" in l]
+check(rt.returncode == 0 and len(tl) == 1 and 0 < tl[0]["test_loss"] < 20 and "Iter" not in rt.stderr,
+      f"--test alone: one finite test loss, no training ({tl}, {rt.stderr[-200:]!r})")
 
 # files
 for n in ["adapters.safetensors", "adapter_config.json", "0000004_adapters.safetensors", "0000008_adapters.safetensors",
