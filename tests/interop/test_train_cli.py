@@ -187,5 +187,18 @@ check(sum("train_loss" in m for m in ml) == 8 and sum("val_loss" in m for m in m
 svg = ET.parse(os.path.join(a_dir, "loss.svg")).getroot()
 check(len(svg.findall("{http://www.w3.org/2000/svg}polyline")) == 2, "loss.svg: well-formed, two series")
 
+# smoke: the seed's exact command line on Gemma 3 270M (Q4_K_M) with examples/train, 2 iterations
+GEMMA = os.path.join(MODELS, "gemma-3-270m-q4_k_m.gguf")
+if os.path.exists(GEMMA):
+    ex = os.path.join(ROOT, "examples", "train")
+    rg = run(["--model", GEMMA, "--train-data", os.path.join(ex, "train.jsonl"), "--valid-data", os.path.join(ex, "valid.jsonl"),
+              "--num-layers", "8", "--batch-size", "1", "--num-iters", "2", "--learning-rate", "1e-4",
+              "--adapter-path", os.path.join(tmp, "gemma"), "--mask-prompt", "--val-batches", "1"])
+    v = [l for l in rg.stdout.splitlines() if "Val loss" in l]
+    check(rg.returncode == 0 and len(v) == 2 and os.path.exists(os.path.join(tmp, "gemma", "adapters.safetensors")),
+          f"Gemma 3 270M smoke, the seed's flags: 2 iterations, 2 validation lines ({v}, {rg.stderr[-200:]!r})")
+else:
+    print(f"SKIP the Gemma smoke run: {GEMMA} not found")
+
 print(f"{len(failures)} failure(s)")
 sys.exit(1 if failures else 0)

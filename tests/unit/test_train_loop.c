@@ -363,12 +363,41 @@ static void test_toy_gradient(void **state) {
     hone_adapter_free(ad);
 }
 
+/* --early-stop K: a diverging run (sgd at a huge learning rate) stops after K evaluations
+ * without a new best, before --iters, with the best adapters kept. */
+static void test_early_stop(void **state) {
+    (void)state;
+    make_data(1);
+    hone_err err;
+    char d[300];
+    mkdirs("early", d);
+    hone_train_config c;
+    base_cfg(&c, d);
+    strcpy(c.optimizer, "sgd");
+    c.schedule_name[0] = 0;
+    c.learning_rate = 40.0;
+    c.max_grad_norm = 0;
+    c.grad_accumulation_steps = 1;
+    c.steps_per_eval = 1;
+    c.early_stop = 2;
+    rec r = {0};
+    hone_train_result res;
+    ASSERT_OK(run_once(&c, &r, &res, &err), &err);
+    assert_int_equal(res.early_stopped, 1);
+    assert_true(res.steps_done < 20);
+    /* the last two evaluations were no better than the best */
+    assert_true(r.nval >= 3 && r.val[r.nval - 1] >= res.best_val_loss && r.val[r.nval - 2] >= res.best_val_loss);
+    print_message("early stop after %lld iterations (best val %.4f, last %.4f)\n", (long long)res.steps_done,
+                  res.best_val_loss, r.val[r.nval - 1]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_toy_gradient),
         cmocka_unit_test(test_resume_bit_identical),
         cmocka_unit_test(test_stop_and_resume),
         cmocka_unit_test(test_truncate_and_skip),
+        cmocka_unit_test(test_early_stop),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
