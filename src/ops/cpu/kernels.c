@@ -87,10 +87,22 @@ static void kern_glu(float *y, const float *gate, const float *up, int64_t T, in
     cpu_glu(y, gate, up, T, D, gelu, cpu_kern_level());
 }
 
-/* Backward entries stay NULL (the reference fills them). */
+static void kern_matmul_bwd(float *dx, const float *dy, const hone_weight *w, int64_t T, hone_pool *pool) {
+    cpu_matmul_bwd(dx, dy, w, T, pool, cpu_kern_level());
+}
+
+static void kern_lm_head_ce(double *loss, int64_t *n_counted, float *dh, const float *h, const hone_weight *w,
+                            const int32_t *target, const uint8_t *mask, int64_t T, float softcap, float dscale,
+                            hone_pool *pool) {
+    cpu_lm_head_ce(loss, n_counted, dh, h, w, target, mask, T, softcap, dscale, pool, cpu_kern_level());
+}
+
+/* Backward entries left NULL are filled from the reference. */
 static const hone_backend cpu_kernels = {
     .name = "cpu",
     .matmul = kern_matmul,
+    .matmul_bwd = kern_matmul_bwd,
+    .lm_head_ce = kern_lm_head_ce,
     .rmsnorm = kern_rmsnorm,
     .rope = kern_rope,
     .attention = kern_attention,

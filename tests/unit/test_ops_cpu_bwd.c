@@ -1,0 +1,173 @@
+/* test_ops_cpu_bwd.c: the fast CPU training kernels (src/ops/cpu/matmul_bwd.c,
+ * lm_head.c) against references, on random inputs of odd sizes and every weight
+ * type family (F32, F16, BF16, 32-blocks Q4_0/Q8_0, 256-blocks Q4_K/Q6_K).
+ *
+ * matmul_bwd: dx (T, n_in) += dy (T, n_out) W, checked per element against the sum
+ * in double over the dequantized weight (hone_dequantize, bit-exact), with dx
+ * starting non-zero (it accumulates). Tolerance: the kernel adds n_out products to
+ * dx in f32 with FMA, one rounding per step, so |err| <= (n_out + 1) 2^-24
+ * (|dx0| + sum_k |dy_k w_k|) (recursive summation bound). Sizes cross the kernel's
+ * 256-row and 32/64/256-column blocks and its 6-token groups.
+ *
+ * lm_head_ce: fast vs the reference backend (itself checked by finite differences in
+ * test_ops_bwd.c): vocab 2600 (three chunks of 1024, the last partial), masked and
+ * ignored positions. Both compute logits as f32 dot products of D terms (error
+ * <= D 2^-24 sum|h w|, ~1e-6 relative here) and everything after in double, so the
+ * summed loss agrees to 1e-6 relative and dh to 1e-5 relative L2. */
+#include <math.h>
+
+#include "testutil.h"
+
+#include "hone/quant.h"
+#include "ops/cpu/kern.h"
+#include "util/pool.h"
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+static double urand(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (double)(rng >> 11) / 9007199254740992.0;
+}
+static float nrand(void) { return (float)((urand() + urand() + urand() + urand() - 2.0) * 1.7); }
+
+typedef struct {
+    uint8_t *data;
+    float *wd; /* (n_out, n_in) dequantized */
+    hone_weight w;
+} tweight;
+
+static void tw_make(tweight *tw, int type, int64_t n_in, int64_t n_out, float scale) {
+    hone_err err = {0};
+    size_t rb = (size_t)hone_dtype_row_bytes(type, n_in);
+    tw->data = malloc(rb * n_out);
+    tw->wd = malloc(sizeof(float) * n_in * n_out);
+    float *row = malloc(sizeof(float) * n_in);
+    for (int64_t r = 0; r < n_out; r++) {
+        for (int64_t k = 0; k < n_in; k++) row[k] = scale * nrand();
+        if (type == HONE_F32) memcpy(tw->data + r * rb, row, rb);
+        else ASSERT_OK(hone_quantize(type, row, tw->data + r * rb, n_in, &err), &err);
+        ASSERT_OK(hone_dequantize(type, tw->data + r * rb, tw->wd + r * n_in, n_in, &err), &err);
+    }
+    free(row);
+    tw->w = (hone_weight){type, tw->data, n_in, n_out, rb};
+}
+
+static void tw_free(tweight *tw) {
+    free(tw->data);
+    free(tw->wd);
+}
+
+static int have_avx512(void) {
+    if (cpu_kern_best_level() < CPU_LVL_AVX512) {
+        print_message("[ SKIPPED  ] no AVX-512 on this CPU: the fast entries fall back to the reference\n");
+        return 0;
+    }
+    return 1;
+}
+
+static void check_mmb(int type, int64_t n_in, int64_t n_out, int64_t T, hone_pool *pool) {
+    tweight tw;
+    tw_make(&tw, type, n_in, n_out, 0.05f);
+    float *dy = malloc(sizeof(float) * T * n_out), *dx = malloc(sizeof(float) * T * n_in);
+    float *dx0 = malloc(sizeof(float) * T * n_in);
+    for (int64_t i = 0; i < T * n_out; i++) dy[i] = nrand();
+    for (int64_t i = 0; i < T * n_in; i++) dx0[i] = dx[i] = nrand();
+    cpu_matmul_bwd(dx, dy, &tw.w, T, pool, CPU_LVL_AVX512);
+    double worst = 0;
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t c = 0; c < n_in; c++) {
+            double ref = dx0[t * n_in + c], mag = fabs(dx0[t * n_in + c]);
+            for (int64_t k = 0; k < n_out; k++) {
+                double p = (double)dy[t * n_out + k] * tw.wd[k * n_in + c];
+                ref += p;
+                mag += fabs(p);
+            }
+            double err = fabs(dx[t * n_in + c] - ref), bound = (double)(n_out + 1) * 0x1p-24 * mag;
+            if (err > bound)
+                fail_msg("matmul_bwd type %d n_in %lld n_out %lld T %lld: dx[%lld][%lld] = %.9g vs %.9g (err %.3g > %.3g)",
+                         type, (long long)n_in, (long long)n_out, (long long)T, (long long)t, (long long)c,
+                         dx[t * n_in + c], ref, err, bound);
+            worst = fmax(worst, err / (mag > 0 ? mag : 1));
+        }
+    free(dy), free(dx), free(dx0);
+    tw_free(&tw);
+}
+
+static void test_matmul_bwd(void **st) {
+    (void)st;
+    if (!have_avx512()) return;
+    hone_err err = {0};
+    hone_pool *pool;
+    ASSERT_OK(hone_pool_create(&pool, 2, &err), &err);
+    static const int64_t n_out[] = {1, 7, 33, 300, 517};
+    static const int64_t Ts[] = {1, 5, 7, 13};
+    struct { int type; int64_t n_in[3]; } cases[] = {
+        {HONE_F32, {37, 100, 130}}, {HONE_F16, {16, 70, 129}}, {HONE_BF16, {3, 64, 200}},
+        {HONE_Q4_0, {32, 96, 160}}, {HONE_Q8_0, {64, 224, 96}}, {HONE_Q4_K, {256, 768, 512}},
+        {HONE_Q6_K, {256, 512, 768}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
+        for (int i = 0; i < 3; i++)
+            for (size_t o = 0; o < sizeof n_out / sizeof *n_out; o++)
+                check_mmb(cases[c].type, cases[c].n_in[i], n_out[o], Ts[(c + i + o) % 4], pool);
+    hone_pool_free(pool);
+}
+
+static void check_lmh(int type, int64_t D, int64_t V, int64_t T, hone_pool *pool) {
+    tweight tw;
+    tw_make(&tw, type, D, V, 0.08f);
+    float *h = malloc(sizeof(float) * T * D), *dh_f = malloc(sizeof(float) * T * D), *dh_r = malloc(sizeof(float) * T * D);
+    int32_t *tg = malloc(sizeof(int32_t) * T);
+    uint8_t *mask = malloc((size_t)T);
+    for (int64_t i = 0; i < T * D; i++) h[i] = nrand();
+    for (int64_t t = 0; t < T; t++) {
+        tg[t] = t % 4 == 1 ? -1 : (int32_t)(urand() * V); /* some ignored */
+        mask[t] = t % 5 != 3;                             /* some masked */
+        if (t == 2) tg[t] = (int32_t)V - 1;               /* the last, partial chunk */
+    }
+    for (int64_t i = 0; i < T * D; i++) dh_f[i] = dh_r[i] = 0.5f;
+    double lf = 0, lr = 0;
+    int64_t nf = 0, nr = 0;
+    cpu_lm_head_ce(&lf, &nf, dh_f, h, &tw.w, tg, mask, T, 0.0f, 0.25f, pool, CPU_LVL_AVX512);
+    hone_backend_ref()->lm_head_ce(&lr, &nr, dh_r, h, &tw.w, tg, mask, T, 0.0f, 0.25f, pool);
+    assert_int_equal(nf, nr);
+    assert_true(nr > 0);
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < T * D; i++) {
+        num += ((double)dh_f[i] - dh_r[i]) * ((double)dh_f[i] - dh_r[i]);
+        den += ((double)dh_r[i] - 0.5) * ((double)dh_r[i] - 0.5);
+        if (fabs(dh_r[i] - 0.5f) == 0 && dh_f[i] != dh_r[i]) fail_msg("lm_head_ce wrote dh at an uncounted row");
+    }
+    double le = fabs(lf - lr) / fabs(lr), de = sqrt(num / den);
+    if (le > 1e-6 || de > 1e-5)
+        fail_msg("lm_head_ce type %d D %lld V %lld T %lld: loss %.9g vs %.9g (rel %.3g), dh rel L2 %.3g", type,
+                 (long long)D, (long long)V, (long long)T, lf, lr, le, de);
+    /* without dh: the same loss */
+    double l2 = 0;
+    cpu_lm_head_ce(&l2, NULL, NULL, h, &tw.w, tg, mask, T, 0.0f, 1.0f, pool, CPU_LVL_AVX512);
+    assert_true(l2 == lf);
+    free(h), free(dh_f), free(dh_r), free(tg), free(mask);
+    tw_free(&tw);
+}
+
+static void test_lm_head_ce(void **st) {
+    (void)st;
+    if (!have_avx512()) return;
+    hone_err err = {0};
+    hone_pool *pool;
+    ASSERT_OK(hone_pool_create(&pool, 2, &err), &err);
+    check_lmh(HONE_F32, 96, 2600, 9, pool);
+    check_lmh(HONE_Q8_0, 160, 2600, 14, pool);
+    check_lmh(HONE_Q6_K, 256, 1500, 3, pool);
+    check_lmh(HONE_BF16, 64, 700, 7, pool);
+    hone_pool_free(pool);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_matmul_bwd),
+        cmocka_unit_test(test_lm_head_ce),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
