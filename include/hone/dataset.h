@@ -182,6 +182,75 @@ int hone_ds_tokenize(const hone_ds_tok_opts *o, const hone_ds *ds, const hone_ds
                      hone_ds_example *ex, hone_err *err);
 void hone_ds_example_free(hone_ds_example *ex);
 
+
+/* ---- checking (`hone data check`) ------------------------------------------------------
+ * hone_ds_check loads every file in collect mode and adds, in this order per record:
+ *   empty        a text / prompt / completion / user or assistant content that is empty or only
+ *                whitespace (Unicode White_Space, plus U+200B and U+FEFF): error; an empty or
+ *                whitespace-only system message: warning. Column: the "content" (or format) key.
+ *   duplicate    the same record (same roles and contents, or the same text; key order and JSON
+ *                spelling do not matter) earlier in the same file: warning, naming that line.
+ *   leak         the same record in an earlier file (files in the order given; a folder gives
+ *                train, valid, test): error.
+ *   near-duplicate / near-leak   not an exact duplicate, but an earlier record (same file /
+ *                earlier file) is NEAR: equal after normalising (ASCII letters lowercased,
+ *                every other ASCII byte that is not a letter or digit read as a space, runs of
+ *                spaces collapsed, ends trimmed), or Jaccard similarity >= near_threshold
+ *                (default 0.8) of the sets of 5-character shingles (Unicode characters) of the
+ *                normalised texts. Candidates are found with MinHash (64 hashes, 16 bands of 4;
+ *                a pair at similarity 0.8 is missed with probability < 3e-4) and verified
+ *                exactly. Also near-leak: the same prompt (every message but the final answer,
+ *                normalised) in an earlier file with a different answer. Warnings.
+ * Each record gets at most one duplicate-family diagnostic: the first that applies in the
+ * order duplicate/leak (earliest match), near (earliest match), same prompt.
+ * With a tokenizer (o->tok) every record is tokenized (hone_ds_tokenize with o->mask_prompt):
+ *   template       the chat template refuses the conversation: error.
+ *   too-long       more tokens than max_seq_length (> 0): warning (training truncates it).
+ *   no-supervised  with mask_prompt, no supervised target left within the first
+ *                  max_seq_length tokens (the prompt fills the window, or an empty answer
+ *                  with no end-of-turn token): warning (training skips it).
+ * and per file: min / median / p95 / max tokens (p95: the ceil(0.95 n)-th smallest), the
+ * counts above, and the answers at a length cap: with answer_cap > 0, the final answers of
+ * at least answer_cap tokens (in the model's tokens); with answer_cap == 0, the cap is
+ * taken to be the longest final answer when it is at least 32 tokens and at least 2 answers
+ * and at least 5 % of them have exactly that length (a cut-off leaves a pile at the limit),
+ * else none. Lengths are in the checked model's tokens: a cap applied by another generator's
+ * tokenizer shows only when both tokenizers agree. */
+
+typedef struct hone_ds_check_opts {
+    const hone_tok *tok;             /* NULL: no token statistics */
+    const hone_chat_template *tmpl;  /* for chat records when tok is set */
+    int mask_prompt;
+    int64_t max_seq_length;          /* 0: no limit */
+    int64_t answer_cap;              /* 0: inferred (see above) */
+    double near_threshold;           /* 0: 0.8 */
+} hone_ds_check_opts;
+
+typedef struct hone_ds_file_stats {
+    char *path;
+    hone_ds_format format;
+    size_t n_lines, n_records, n_bad;        /* n_bad: records left out for errors */
+    size_t n_errors, n_warnings;             /* diagnostics naming this file */
+    size_t n_empty, n_duplicate, n_near_duplicate, n_leak, n_near_leak;
+    int have_tokens;                         /* the fields below are set */
+    size_t tok_min, tok_median, tok_p95, tok_max, tok_total, supervised_total;
+    size_t n_too_long, n_no_supervised, n_template;
+    int64_t answer_cap;                      /* the cap used (given or inferred); 0 = none */
+    size_t n_at_cap;                         /* answers at or above it */
+} hone_ds_file_stats;
+
+typedef struct hone_ds_check_report {
+    hone_ds_file_stats *files;
+    size_t n_files;
+    hone_ds_diags diags; /* sorted by file (in the order given), line, column */
+} hone_ds_check_report;
+
+/* paths: JSONL files, checked together (duplicates across them are leaks). HONE_EIO when a
+ * file cannot be read; data problems are diagnostics, never the return code. */
+int hone_ds_check(const char *const *paths, size_t n_paths, const hone_ds_check_opts *o,
+                  hone_ds_check_report *rep, hone_err *err);
+void hone_ds_check_report_free(hone_ds_check_report *rep);
+
 #ifdef __cplusplus
 }
 #endif

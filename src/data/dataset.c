@@ -26,6 +26,7 @@
 #include "hone/tokenizer.h"
 #include "util/err.h"
 #include "util/fileio.h"
+#include "data/ds_internal.h"
 
 /* ---- string pool ---- */
 
@@ -176,10 +177,7 @@ void hone_ds_diags_free(hone_ds_diags *d) {
 
 /* ---- locating a key in a raw JSON line ---- */
 
-typedef struct path_el {
-    const char *key; /* NULL: an array index */
-    size_t idx;
-} path_el;
+typedef ds_path_el path_el;
 
 static size_t skip_ws(const char *s, size_t n, size_t i) {
     while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) i++;
@@ -257,6 +255,39 @@ static int char_column(const char *s, size_t off) {
     for (size_t i = 0; i < off; i++)
         if (((unsigned char)s[i] & 0xC0) != 0x80) col++;
     return col;
+}
+
+int ds_column(const char *line, size_t len, const ds_path_el *path, size_t np) {
+    return np ? char_column(line, locate(line, len, 0, path, np)) : 1;
+}
+
+uint64_t ds_fnv1a(const void *p, size_t n, uint64_t h) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+uint64_t ds_splitmix64(uint64_t z) {
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+int ds_is_blank(const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        if (*p == ' ' || (*p >= 0x09 && *p <= 0x0d)) { p++; continue; }
+        /* multi-byte spaces: U+0085 U+00A0 U+1680 U+2000-200B U+2028 U+2029 U+202F U+205F U+3000 U+FEFF */
+        if (p[0] == 0xc2 && (p[1] == 0x85 || p[1] == 0xa0)) { p += 2; continue; }
+        if (p[0] == 0xe1 && p[1] == 0x9a && p[2] == 0x80) { p += 3; continue; }
+        if (p[0] == 0xe2 && p[1] == 0x80 && p[2] && ((p[2] >= 0x80 && p[2] <= 0x8b) || p[2] == 0xa8 || p[2] == 0xa9 || p[2] == 0xaf)) { p += 3; continue; }
+        if (p[0] == 0xe2 && p[1] == 0x81 && p[2] == 0x9f) { p += 3; continue; }
+        if (p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80) { p += 3; continue; }
+        if (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf) { p += 3; continue; }
+        return 0;
+    }
+    return 1;
 }
 
 /* ---- parsing ---- */
