@@ -3,7 +3,8 @@
  * "FILE:LINE: key.path: what was expected" with the line of the offending node. Unknown
  * and duplicate keys are errors; a null value leaves the default (mlx-lm only fills keys
  * that are None). mlx-lm keys hone accepts but has no use for (report_to, project_name,
- * clear_cache_threshold, trust_remote_code) are read and ignored.
+ * clear_cache_threshold, trust_remote_code) are read and ignored. The *_feature keys are
+ * applied when the data files are read (run.c renames the keys line by line).
  */
 #include <errno.h>
 #include <math.h>

@@ -10,10 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "hone.h"
 #include "hone/dataset.h"
 #include "train/loop.h"
 #include "util/err.h"
+#include "util/fileio.h"
 
 /* ---- data ---- */
 
@@ -33,6 +36,72 @@ static void loaded_free(loaded *l) {
     memset(l, 0, sizeof *l);
 }
 
+/* mlx-lm's *_feature keys: a file whose records use other key names (prompt_feature:
+ * question, ...) is rewritten line by line with the standard names before hone_ds_load_mem,
+ * one output line per input line, so line numbers in diagnostics stay the file's (columns
+ * of a rewritten line refer to its compact re-serialisation). Lines that are not JSON
+ * objects pass through unchanged (the loader reports them). */
+static int renames_active(const hone_train_config *c) {
+    return strcmp(c->prompt_feature, "prompt") || strcmp(c->completion_feature, "completion") ||
+           strcmp(c->text_feature, "text") || strcmp(c->chat_feature, "messages");
+}
+
+static int rename_features(const hone_train_config *cfg, const char *path, char **out, size_t *out_len,
+                           hone_err *err) {
+    char *text = NULL;
+    size_t len = 0;
+    int rc = hone_file_read_all(path, &text, &len, err);
+    if (rc) return rc;
+    const char *from[4] = {cfg->prompt_feature, cfg->completion_feature, cfg->text_feature, cfg->chat_feature};
+    const char *to[4] = {"prompt", "completion", "text", "messages"};
+    size_t cap = 2 * len + 64, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        free(text);
+        return hone_err_set(err, HONE_ENOMEM, "%s: out of memory", path);
+    }
+    for (size_t i = 0; i < len;) {
+        size_t e = i;
+        while (e < len && text[e] != '\n') e++;
+        json_error_t je;
+        json_t *j = json_loadb(text + i, e - i, 0, &je);
+        char *line = NULL;
+        if (j && json_is_object(j)) {
+            for (int k = 0; k < 4; k++) {
+                if (!strcmp(from[k], to[k])) continue;
+                json_t *v = json_object_get(j, from[k]);
+                if (v) {
+                    json_incref(v);
+                    json_object_del(j, from[k]);
+                    json_object_set_new(j, to[k], v);
+                }
+            }
+            line = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        }
+        const char *src = line ? line : text + i;
+        size_t sl = line ? strlen(line) : e - i;
+        if (n + sl + 2 > cap) {
+            cap = 2 * (n + sl + 2);
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(line), json_decref(j), free(buf), free(text);
+                return hone_err_set(err, HONE_ENOMEM, "%s: out of memory", path);
+            }
+            buf = nb;
+        }
+        memcpy(buf + n, src, sl);
+        n += sl;
+        buf[n++] = '\n';
+        free(line);
+        json_decref(j);
+        i = e + 1;
+    }
+    free(text);
+    *out = buf;
+    *out_len = n;
+    return HONE_OK;
+}
+
 static int load_set(const hone_train_config *cfg, const hone_tok *tok, const hone_chat_template *tmpl,
                     const char *file, const char *dir_name, int required, loaded *l, hone_train_event_fn fn,
                     void *user, hone_err *err) {
@@ -49,7 +118,14 @@ static int load_set(const hone_train_config *cfg, const hone_tok *tok, const hon
         return hone_err_set(err, HONE_ENOTFOUND, "%s: cannot read: %s", l->path, strerror(errno));
     }
     hone_ds_diags dg = {0};
-    int rc = hone_ds_load(&l->ds, l->path, &dg, err);
+    int rc;
+    if (renames_active(cfg)) {
+        char *buf = NULL;
+        size_t n = 0;
+        rc = rename_features(cfg, l->path, &buf, &n, err);
+        if (!rc) rc = hone_ds_load_mem(&l->ds, l->path, buf, n, &dg, err);
+        free(buf);
+    } else rc = hone_ds_load(&l->ds, l->path, &dg, err);
     if (!rc) {
         for (size_t i = 0; i < dg.n; i++) {
             hone_train_event ev = {.kind = HONE_TRAIN_EV_WARNING, .msg = dg.v[i].msg};

@@ -8,6 +8,7 @@ With SmolLM2-135M-Instruct (Q4_1 GGUF; skipped with a message when absent), tiny
 (--num-layers 1, rank 2, batch 1, chat data written here, --mask-prompt):
 - precedence: the YAML file's iters/learning_rate/steps_per_report apply, a flag overrides
   the YAML (--num-iters, the seed's alias), the report shows the YAML's learning rate;
+- mlx-lm's prompt_feature/completion_feature renames read {"question", "answer"} records;
 - a malformed data line stops the run before training with FILE:LINE:COL;
 - resume: 8 iterations straight vs 4 + --resume 4: the --json train_loss of every
   iteration (printed with 9 significant digits) and the bytes of adapters.safetensors are
@@ -117,6 +118,19 @@ check(r.returncode == 0 and len(reps) == 3 and all("Learning Rate 3.500e-04" in 
 ac = json.load(open(os.path.join(ydir, "adapter_config.json")))
 check(ac.get("lora_parameters", {}).get("scale") == 10.0 and ac.get("lora_parameters", {}).get("rank") == 2,
       f"adapter_config.json carries the YAML's lora_parameters ({ac.get('lora_parameters')})")
+
+# mlx-lm's *_feature keys: records {"question", "answer"} read as prompt/completion
+feat = os.path.join(tmp, "feat")
+os.makedirs(feat)
+with open(os.path.join(feat, "train.jsonl"), "w") as f:
+    for i in range(3):
+        f.write(json.dumps({"question": f"What is {i} plus 1?", "answer": f"Beep boop: {i + 1}."}) + "\n")
+fy = os.path.join(tmp, "feat.yaml")
+with open(fy, "w") as f:
+    f.write("prompt_feature: question\ncompletion_feature: answer\n")
+r = run(["-c", fy, "--model", SMOL, "--data", feat, "--num-layers", "1", "--lora-rank", "2", "--batch-size", "1",
+         "--iters", "1", "--adapter-path", os.path.join(tmp, "featad"), "--mask-prompt"])
+check(r.returncode == 0 and "Loaded 3 training" in r.stdout, f"prompt_feature/completion_feature renames ({r.stderr[-200:]!r})")
 
 # malformed data: FILE:LINE:COL before training
 bad = os.path.join(tmp, "bad")
