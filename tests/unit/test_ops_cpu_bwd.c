@@ -1,5 +1,5 @@
 /* test_ops_cpu_bwd.c: the fast CPU training kernels (src/ops/cpu/matmul_bwd.c,
- * lm_head.c, attention_bwd.c) against references, on random inputs of odd sizes and every weight
+ * lm_head.c, attention_bwd.c, glu_bwd.c) against references, on random inputs of odd sizes and every weight
  * type family (F32, F16, BF16, 32-blocks Q4_0/Q8_0, 256-blocks Q4_K/Q6_K).
  *
  * matmul_bwd: dx (T, n_in) += dy (T, n_out) W, checked per element against the sum
@@ -11,9 +11,14 @@
  *
  * lm_head_ce: fast vs the reference backend (itself checked by finite differences in
  * test_ops_bwd.c): vocab 2600 (three chunks of 1024, the last partial), masked and
- * ignored positions. Both compute logits as f32 dot products of D terms (error
- * <= D 2^-24 sum|h w|, ~1e-6 relative here) and everything after in double, so the
- * summed loss agrees to 1e-6 relative and dh to 1e-5 relative L2. */
+ * ignored positions. F32/BF16 weights: both compute logits as f32 dot products of D
+ * terms (error <= D 2^-24 sum|h w|, ~1e-6 relative here) and everything after in
+ * double, so the summed loss agrees to 1e-6 relative and dh to 1e-5 relative L2.
+ * Quantized weights: the fast logits use the engine's INT16 activations (|h - h'| <=
+ * max|h| / 32512), so each logit moves by at most |w_v|_1 max|h| / 32512 and each
+ * position's loss by twice that: that sum is the loss tolerance (computed below;
+ * ~1e-3 relative, a wrong logit is O(1)); dh, a softmax-weighted mean of weight rows,
+ * moves by the same relative order (measured ~4e-6): 1e-4 relative L2. */
 #include <math.h>
 
 #include "testutil.h"
@@ -139,8 +144,24 @@ static void check_lmh(int type, int64_t D, int64_t V, int64_t T, hone_pool *pool
         den += ((double)dh_r[i] - 0.5) * ((double)dh_r[i] - 0.5);
         if (fabs(dh_r[i] - 0.5f) == 0 && dh_f[i] != dh_r[i]) fail_msg("lm_head_ce wrote dh at an uncounted row");
     }
-    double le = fabs(lf - lr) / fabs(lr), de = sqrt(num / den);
-    if (le > 1e-6 || de > 1e-5)
+    double le = fabs(lf - lr) / fabs(lr), de = sqrt(num / den), ltol = 1e-6, dtol = 1e-5;
+    if (hone_dtype_block(type) > 1) { /* quantized: INT16 activations in the logits GEMM */
+        double w1 = 0, bound = 0;
+        for (int64_t v = 0; v < V; v++) {
+            double r = 0;
+            for (int64_t k = 0; k < D; k++) r += fabs(tw.wd[v * D + k]);
+            w1 = fmax(w1, r);
+        }
+        for (int64_t t = 0; t < T; t++) {
+            if (!mask[t] || tg[t] < 0) continue;
+            double hm = 0;
+            for (int64_t k = 0; k < D; k++) hm = fmax(hm, fabs(h[t * D + k]));
+            bound += 2 * w1 * hm / 32512; /* |dCE| <= 2 max |dz|, |dz_v| <= |w_v|_1 max|h| / 32512 */
+        }
+        ltol = bound / fabs(lr);
+        dtol = 1e-4;
+    }
+    if (le > ltol || de > dtol)
         fail_msg("lm_head_ce type %d D %lld V %lld T %lld: loss %.9g vs %.9g (rel %.3g), dh rel L2 %.3g", type,
                  (long long)D, (long long)V, (long long)T, lf, lr, le, de);
     /* without dh: the same loss */
@@ -237,11 +258,44 @@ static void test_attention_bwd(void **st) {
     hone_pool_free(pool);
 }
 
+/* glu_bwd: fast (f32, vm_exp / vm_tanh) vs the reference (double): per element
+ * |err| <= 1e-6 (|dy up act'| + |dy act| + |g0|) covers the f32 roundings of ~10
+ * operations (6e-8 each) plus vm_tanh's absolute 3e-7 times the O(1) factors; a
+ * wrong derivative formula is off by O(1). */
+static void test_glu_bwd(void **st) {
+    (void)st;
+    if (!have_avx512()) return;
+    const int64_t T = 7, D = 83, n = T * D;
+    float *g = malloc(sizeof(float) * n), *u = malloc(sizeof(float) * n), *dy = malloc(sizeof(float) * n);
+    float *a[2][2];
+    for (int64_t i = 0; i < n; i++) g[i] = nrand() * 2.0f, u[i] = nrand(), dy[i] = nrand();
+    for (int gelu = 0; gelu < 2; gelu++) {
+        for (int b = 0; b < 2; b++)
+            for (int k = 0; k < 2; k++) {
+                a[b][k] = malloc(sizeof(float) * n);
+                for (int64_t i = 0; i < n; i++) a[b][k][i] = 0.125f * (float)(i % 5);
+            }
+        cpu_glu_bwd(a[0][0], a[0][1], dy, g, u, T, D, gelu, CPU_LVL_AVX512);
+        hone_backend_ref()->glu_bwd(a[1][0], a[1][1], dy, g, u, T, D, gelu);
+        for (int k = 0; k < 2; k++)
+            for (int64_t i = 0; i < n; i++) {
+                double tol = 1e-6 * (fabs(dy[i]) * (fabs(u[i]) + 1) * (fabs(g[i]) + 1) + 1);
+                if (fabs((double)a[0][k][i] - a[1][k][i]) > tol)
+                    fail_msg("glu_bwd %s d%s[%lld]: %.9g vs %.9g", gelu ? "gelu" : "silu", k ? "up" : "gate",
+                             (long long)i, a[0][k][i], a[1][k][i]);
+            }
+        for (int b = 0; b < 2; b++)
+            for (int k = 0; k < 2; k++) free(a[b][k]);
+    }
+    free(g), free(u), free(dy);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul_bwd),
         cmocka_unit_test(test_lm_head_ce),
         cmocka_unit_test(test_attention_bwd),
+        cmocka_unit_test(test_glu_bwd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -103,6 +103,11 @@ static void kern_attention_bwd(float *dq, float *dk, float *dv, const float *dou
     cpu_attention_bwd(dq, dk, dv, dout, q, qpos, T, k, v, kpos, n_keys, p, pool, cpu_kern_level());
 }
 
+static void kern_glu_bwd(float *dgate, float *dup, const float *dy, const float *gate, const float *up, int64_t T,
+                         int64_t D, int gelu) {
+    cpu_glu_bwd(dgate, dup, dy, gate, up, T, D, gelu, cpu_kern_level());
+}
+
 /* Backward entries left NULL are filled from the reference. */
 static const hone_backend cpu_kernels = {
     .name = "cpu",
@@ -110,6 +115,7 @@ static const hone_backend cpu_kernels = {
     .matmul_bwd = kern_matmul_bwd,
     .lm_head_ce = kern_lm_head_ce,
     .attention_bwd = kern_attention_bwd,
+    .glu_bwd = kern_glu_bwd,
     .rmsnorm = kern_rmsnorm,
     .rope = kern_rope,
     .attention = kern_attention,
