@@ -38,7 +38,7 @@ typedef struct lctx {
  * sum); GCC/clang vector extensions, so it vectorizes without reassociation. */
 typedef float v16f __attribute__((vector_size(64), aligned(4)));
 
-static float dot8(const float *a, const float *b, int64_t n) {
+static inline __attribute__((always_inline)) float dot8(const float *a, const float *b, int64_t n) {
     v16f acc = {0};
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) acc += *(const v16f *)(const void *)(a + i) * *(const v16f *)(const void *)(b + i);
@@ -50,13 +50,16 @@ static float dot8(const float *a, const float *b, int64_t n) {
     return l[0];
 }
 
-/* y += a x (vectorizable: no aliasing) */
-static void axpy(float *restrict y, float a, const float *restrict x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+/* y += a x, 16 lanes at a time (the tail in order after) */
+static inline __attribute__((always_inline)) void axpy(float *restrict y, float a, const float *restrict x, int64_t n) {
+    v16f av = (v16f){0} + a;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) *(v16f *)(void *)(y + i) += av * *(const v16f *)(const void *)(x + i);
+    for (; i < n; i++) y[i] += a * x[i];
 }
 
 /* drop(x) rows of one token block into t->xd. */
-static void drop_task(void *vc, int64_t ib, int tid) {
+static inline __attribute__((always_inline)) void drop_task_body(void *vc, int64_t ib, int tid) {
     (void)tid;
     lctx *c = vc;
     const tr_lora *l = c->l;
@@ -75,14 +78,8 @@ static void drop_task(void *vc, int64_t ib, int tid) {
     }
 }
 
-static const float *dropped(lctx *c) {
-    if (c->t->dropout <= 0.0f) return c->x;
-    hone_pool_run(c->t->pool, (c->b->T + TOK_BLOCK - 1) / TOK_BLOCK, drop_task, c);
-    return c->t->xd;
-}
-
 /* u = xa A^T and y += scale u B^T for a token block. */
-static void fwd_task(void *vc, int64_t ib, int tid) {
+static inline __attribute__((always_inline)) void fwd_task_body(void *vc, int64_t ib, int tid) {
     (void)tid;
     lctx *c = vc;
     const tr_lora *l = c->l;
@@ -97,14 +94,8 @@ static void fwd_task(void *vc, int64_t ib, int tid) {
     }
 }
 
-void tr_lora_forward(hone_trainer *t, const tr_lora *l, float *y, const float *x, const tr_batch *b) {
-    lctx c = {.t = t, .l = l, .b = b, .y = y, .x = x};
-    c.xa = dropped(&c);
-    hone_pool_run(t->pool, (b->T + TOK_BLOCK - 1) / TOK_BLOCK, fwd_task, &c);
-}
-
 /* u = xa A^T, g = dy B for a token block; then the adapter's dx. */
-static void ug_task(void *vc, int64_t ib, int tid) {
+static inline __attribute__((always_inline)) void ug_task_body(void *vc, int64_t ib, int tid) {
     (void)tid;
     lctx *c = vc;
     const tr_lora *l = c->l;
@@ -118,7 +109,7 @@ static void ug_task(void *vc, int64_t ib, int tid) {
 }
 
 /* dx rows of a token block: dx += drop'(scale g A). */
-static void dx_task(void *vc, int64_t ib, int tid) {
+static inline __attribute__((always_inline)) void dx_task_body(void *vc, int64_t ib, int tid) {
     (void)tid;
     lctx *c = vc;
     hone_trainer *t = c->t;
@@ -150,7 +141,7 @@ static void dx_task(void *vc, int64_t ib, int tid) {
 #define COL_BLOCK 128
 
 /* dA columns [j0, j1): dA[k][j] += scale sum_t g[t][k] xa[t][j], t in order. */
-static void da_task(void *vc, int64_t ib, int tid) {
+static inline __attribute__((always_inline)) void da_task_body(void *vc, int64_t ib, int tid) {
     (void)tid;
     lctx *c = vc;
     const tr_lora *l = c->l;
@@ -165,7 +156,7 @@ static void da_task(void *vc, int64_t ib, int tid) {
 
 /* dB^T columns [o0, o1): dBT[k][o] = scale sum_t u[t][k] dy[t][o], t in order,
  * then added into dB (n_out, r). */
-static void db_task(void *vc, int64_t ib, int tid) {
+static inline __attribute__((always_inline)) void db_task_body(void *vc, int64_t ib, int tid) {
     (void)tid;
     lctx *c = vc;
     const tr_lora *l = c->l;
@@ -181,13 +172,51 @@ static void db_task(void *vc, int64_t ib, int tid) {
         for (int64_t k = 0; k < r; k++) l->db_acc[o * r + k] += dbt[k * no + o];
 }
 
+
+/* Each task in two builds: AVX-512 (+FMA) and the baseline; picked once per process
+ * from the CPU features (the library is compiled for baseline x86-64). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TASK_PAIR(name)                                                                                   \
+    __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) static void name##_512(void *vc, int64_t ib, \
+                                                                                          int tid) {     \
+        name##_body(vc, ib, tid);                                                                         \
+    }                                                                                                     \
+    static void name##_gen(void *vc, int64_t ib, int tid) { name##_body(vc, ib, tid); }                   \
+    static hone_pool_fn name##_pick(void) {                                                               \
+        const unsigned need = HONE_CPU_AVX512F | HONE_CPU_AVX512VL | HONE_CPU_AVX512BW | HONE_CPU_FMA;    \
+        return (hone_cpu_features() & need) == need ? name##_512 : name##_gen;                            \
+    }
+#else
+#define TASK_PAIR(name)                                                                                   \
+    static void name##_gen(void *vc, int64_t ib, int tid) { name##_body(vc, ib, tid); }                   \
+    static hone_pool_fn name##_pick(void) { return name##_gen; }
+#endif
+TASK_PAIR(drop_task)
+TASK_PAIR(fwd_task)
+TASK_PAIR(ug_task)
+TASK_PAIR(dx_task)
+TASK_PAIR(da_task)
+TASK_PAIR(db_task)
+
+static const float *dropped(lctx *c) {
+    if (c->t->dropout <= 0.0f) return c->x;
+    hone_pool_run(c->t->pool, (c->b->T + TOK_BLOCK - 1) / TOK_BLOCK, drop_task_pick(), c);
+    return c->t->xd;
+}
+
+void tr_lora_forward(hone_trainer *t, const tr_lora *l, float *y, const float *x, const tr_batch *b) {
+    lctx c = {.t = t, .l = l, .b = b, .y = y, .x = x};
+    c.xa = dropped(&c);
+    hone_pool_run(t->pool, (b->T + TOK_BLOCK - 1) / TOK_BLOCK, fwd_task_pick(), &c);
+}
+
 void tr_lora_backward(hone_trainer *t, const tr_lora *l, float *dx, const float *dy, const float *x,
                       const tr_batch *b) {
     lctx c = {.t = t, .l = l, .b = b, .dx = dx, .x = x, .dy = dy};
     c.xa = dropped(&c);
     int64_t nt = (b->T + TOK_BLOCK - 1) / TOK_BLOCK;
-    hone_pool_run(t->pool, nt, ug_task, &c);
-    if (dx) hone_pool_run(t->pool, nt, dx_task, &c);
-    hone_pool_run(t->pool, (l->n_in + COL_BLOCK - 1) / COL_BLOCK, da_task, &c);
-    hone_pool_run(t->pool, (l->n_out + COL_BLOCK - 1) / COL_BLOCK, db_task, &c);
+    hone_pool_run(t->pool, nt, ug_task_pick(), &c);
+    if (dx) hone_pool_run(t->pool, nt, dx_task_pick(), &c);
+    hone_pool_run(t->pool, (l->n_in + COL_BLOCK - 1) / COL_BLOCK, da_task_pick(), &c);
+    hone_pool_run(t->pool, (l->n_out + COL_BLOCK - 1) / COL_BLOCK, db_task_pick(), &c);
 }
