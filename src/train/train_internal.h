@@ -27,6 +27,7 @@ typedef struct tr_lora {
     float *db;       /* (n_out, rank): the public gradient (HF row order) */
     float *db_acc;   /* (n_out, rank): where the step accumulates dB (db, or dbp) */
     float *bp, *dbp; /* (n_out, rank): row-permuted B and dB for llama GGUF q/k, else NULL */
+    float *bt;       /* (rank, n_out): B^T of this step (long rows for the vector loops) */
 } tr_lora;
 
 /* A packed batch (or sub-batch): n sequences, sequence i on rows off[i] .. off[i]+len[i]. */
@@ -103,6 +104,8 @@ struct hone_trainer {
     /* adapter scratch */
     float *xd;                      /* (Tmax, max_in) dropped-out input */
     float *u, *ug;                  /* (Tmax, max_rank) x A^T, dy B */
+    float *dbt;                     /* (max_rank, max_out) dB^T of one backward call */
+    int64_t max_out;
     prefix_cache pc;
 };
 

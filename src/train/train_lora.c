@@ -34,18 +34,32 @@ typedef struct lctx {
 
 #define TOK_BLOCK 16
 
-/* 8-lane f32 dot product (lane l sums i == l mod 8, then a fixed pairwise sum). */
-static float dot8(const float *a, const float *b, int64_t n) {
-    float acc[8] = {0};
+/* 16-lane f32 dot product (lane l sums i == l mod 16 in order, then a fixed pairwise
+ * sum); GCC/clang vector extensions, so it vectorizes without reassociation. */
+typedef float v16f __attribute__((vector_size(64), aligned(4)));
+
+static inline __attribute__((always_inline)) float dot8(const float *a, const float *b, int64_t n) {
+    v16f acc = {0};
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) acc[l] += a[i + l] * b[i + l];
-    for (int l = 0; i < n; i++, l++) acc[l] += a[i] * b[i];
-    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    for (; i + 16 <= n; i += 16) acc += *(const v16f *)(const void *)(a + i) * *(const v16f *)(const void *)(b + i);
+    float l[16];
+    memcpy(l, &acc, sizeof l);
+    for (int j = 0; i < n; i++, j++) l[j] += a[i] * b[i];
+    for (int w = 8; w; w >>= 1)
+        for (int j = 0; j < w; j++) l[j] += l[j + w];
+    return l[0];
+}
+
+/* y += a x, 16 lanes at a time (the tail in order after) */
+static inline __attribute__((always_inline)) void axpy(float *restrict y, float a, const float *restrict x, int64_t n) {
+    v16f av = (v16f){0} + a;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) *(v16f *)(void *)(y + i) += av * *(const v16f *)(const void *)(x + i);
+    for (; i < n; i++) y[i] += a * x[i];
 }
 
 /* drop(x) rows of one token block into t->xd. */
-static void drop_task(void *vc, int64_t ib, int tid) {
+static inline __attribute__((always_inline)) void drop_task_body(void *vc, int64_t ib, int tid) {
     (void)tid;
     lctx *c = vc;
     const tr_lora *l = c->l;
@@ -64,14 +78,8 @@ static void drop_task(void *vc, int64_t ib, int tid) {
     }
 }
 
-static const float *dropped(lctx *c) {
-    if (c->t->dropout <= 0.0f) return c->x;
-    hone_pool_run(c->t->pool, (c->b->T + TOK_BLOCK - 1) / TOK_BLOCK, drop_task, c);
-    return c->t->xd;
-}
-
 /* u = xa A^T and y += scale u B^T for a token block. */
-static void fwd_task(void *vc, int64_t ib, int tid) {
+static inline __attribute__((always_inline)) void fwd_task_body(void *vc, int64_t ib, int tid) {
     (void)tid;
     lctx *c = vc;
     const tr_lora *l = c->l;
@@ -82,18 +90,12 @@ static void fwd_task(void *vc, int64_t ib, int tid) {
         float *u = c->t->u + tt * r;
         for (int64_t k = 0; k < r; k++) u[k] = dot8(c->xa + tt * ni, l->src->a + k * ni, ni);
         float *yr = c->y + tt * no;
-        for (int64_t o = 0; o < no; o++) yr[o] += sc * dot8(u, l->b + o * r, r);
+        for (int64_t k = 0; k < r; k++) axpy(yr, sc * u[k], l->bt + k * no, no);
     }
 }
 
-void tr_lora_forward(hone_trainer *t, const tr_lora *l, float *y, const float *x, const tr_batch *b) {
-    lctx c = {.t = t, .l = l, .b = b, .y = y, .x = x};
-    c.xa = dropped(&c);
-    hone_pool_run(t->pool, (b->T + TOK_BLOCK - 1) / TOK_BLOCK, fwd_task, &c);
-}
-
 /* u = xa A^T, g = dy B for a token block; then the adapter's dx. */
-static void ug_task(void *vc, int64_t ib, int tid) {
+static inline __attribute__((always_inline)) void ug_task_body(void *vc, int64_t ib, int tid) {
     (void)tid;
     lctx *c = vc;
     const tr_lora *l = c->l;
@@ -102,17 +104,12 @@ static void ug_task(void *vc, int64_t ib, int tid) {
     for (int64_t tt = t0; tt < t1; tt++) {
         float *u = c->t->u + tt * r, *g = c->t->ug + tt * r;
         for (int64_t k = 0; k < r; k++) u[k] = dot8(c->xa + tt * ni, l->src->a + k * ni, ni);
-        for (int64_t k = 0; k < r; k++) g[k] = 0;
-        const float *dyr = c->dy + tt * no;
-        for (int64_t o = 0; o < no; o++) {
-            const float *br = l->b + o * r;
-            for (int64_t k = 0; k < r; k++) g[k] += dyr[o] * br[k];
-        }
+        for (int64_t k = 0; k < r; k++) g[k] = dot8(c->dy + tt * no, l->bt + k * no, no);
     }
 }
 
 /* dx rows of a token block: dx += drop'(scale g A). */
-static void dx_task(void *vc, int64_t ib, int tid) {
+static inline __attribute__((always_inline)) void dx_task_body(void *vc, int64_t ib, int tid) {
     (void)tid;
     lctx *c = vc;
     hone_trainer *t = c->t;
@@ -124,11 +121,7 @@ static void dx_task(void *vc, int64_t ib, int tid) {
         float *d = c->dx + tt * ni;
         const float *g = t->ug + tt * r;
         if (p <= 0) {
-            for (int64_t k = 0; k < r; k++) {
-                const float *ak = l->src->a + k * ni;
-                float gk = sc * g[k];
-                for (int64_t j = 0; j < ni; j++) d[j] += gk * ak[j];
-            }
+            for (int64_t k = 0; k < r; k++) axpy(d, sc * g[k], l->src->a + k * ni, ni);
             continue;
         }
         /* keep_tj = (xd_tj != 0 or x_tj == 0 ...): recompute the mask from the hash */
@@ -145,10 +138,10 @@ static void dx_task(void *vc, int64_t ib, int tid) {
     }
 }
 
-#define COL_BLOCK 64
+#define COL_BLOCK 128
 
 /* dA columns [j0, j1): dA[k][j] += scale sum_t g[t][k] xa[t][j], t in order. */
-static void da_task(void *vc, int64_t ib, int tid) {
+static inline __attribute__((always_inline)) void da_task_body(void *vc, int64_t ib, int tid) {
     (void)tid;
     lctx *c = vc;
     const tr_lora *l = c->l;
@@ -157,30 +150,64 @@ static void da_task(void *vc, int64_t ib, int tid) {
     float sc = c->t->scale;
     for (int64_t k = 0; k < r; k++) {
         float *da = l->da + k * ni;
-        for (int64_t tt = 0; tt < T; tt++) {
-            float gk = sc * c->t->ug[tt * r + k];
-            const float *xr = c->xa + tt * ni;
-            for (int64_t j = j0; j < j1; j++) da[j] += gk * xr[j];
-        }
+        for (int64_t tt = 0; tt < T; tt++) axpy(da + j0, sc * c->t->ug[tt * r + k], c->xa + tt * ni + j0, j1 - j0);
     }
 }
 
-/* dB rows [o0, o1): dB[o] += scale sum_t dy[t][o] u[t], t in order. */
-static void db_task(void *vc, int64_t ib, int tid) {
+/* dB^T columns [o0, o1): dBT[k][o] = scale sum_t u[t][k] dy[t][o], t in order,
+ * then added into dB (n_out, r). */
+static inline __attribute__((always_inline)) void db_task_body(void *vc, int64_t ib, int tid) {
     (void)tid;
     lctx *c = vc;
     const tr_lora *l = c->l;
     int64_t r = l->rank, no = l->n_out, T = c->b->T;
     int64_t o0 = ib * COL_BLOCK, o1 = o0 + COL_BLOCK < no ? o0 + COL_BLOCK : no;
-    float sc = c->t->scale;
-    for (int64_t tt = 0; tt < T; tt++) {
-        const float *u = c->t->u + tt * r, *dyr = c->dy + tt * no;
-        for (int64_t o = o0; o < o1; o++) {
-            float *db = l->db_acc + o * r;
-            float go = sc * dyr[o];
-            for (int64_t k = 0; k < r; k++) db[k] += go * u[k];
-        }
+    float sc = c->t->scale, *dbt = c->t->dbt;
+    for (int64_t k = 0; k < r; k++) {
+        float *row = dbt + k * no;
+        memset(row + o0, 0, (size_t)(o1 - o0) * sizeof *row);
+        for (int64_t tt = 0; tt < T; tt++) axpy(row + o0, sc * c->t->u[tt * r + k], c->dy + tt * no + o0, o1 - o0);
     }
+    for (int64_t o = o0; o < o1; o++)
+        for (int64_t k = 0; k < r; k++) l->db_acc[o * r + k] += dbt[k * no + o];
+}
+
+
+/* Each task in two builds: AVX-512 (+FMA) and the baseline; picked once per process
+ * from the CPU features (the library is compiled for baseline x86-64). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TASK_PAIR(name)                                                                                   \
+    __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) static void name##_512(void *vc, int64_t ib, \
+                                                                                          int tid) {     \
+        name##_body(vc, ib, tid);                                                                         \
+    }                                                                                                     \
+    static void name##_gen(void *vc, int64_t ib, int tid) { name##_body(vc, ib, tid); }                   \
+    static hone_pool_fn name##_pick(void) {                                                               \
+        const unsigned need = HONE_CPU_AVX512F | HONE_CPU_AVX512VL | HONE_CPU_AVX512BW | HONE_CPU_FMA;    \
+        return (hone_cpu_features() & need) == need ? name##_512 : name##_gen;                            \
+    }
+#else
+#define TASK_PAIR(name)                                                                                   \
+    static void name##_gen(void *vc, int64_t ib, int tid) { name##_body(vc, ib, tid); }                   \
+    static hone_pool_fn name##_pick(void) { return name##_gen; }
+#endif
+TASK_PAIR(drop_task)
+TASK_PAIR(fwd_task)
+TASK_PAIR(ug_task)
+TASK_PAIR(dx_task)
+TASK_PAIR(da_task)
+TASK_PAIR(db_task)
+
+static const float *dropped(lctx *c) {
+    if (c->t->dropout <= 0.0f) return c->x;
+    hone_pool_run(c->t->pool, (c->b->T + TOK_BLOCK - 1) / TOK_BLOCK, drop_task_pick(), c);
+    return c->t->xd;
+}
+
+void tr_lora_forward(hone_trainer *t, const tr_lora *l, float *y, const float *x, const tr_batch *b) {
+    lctx c = {.t = t, .l = l, .b = b, .y = y, .x = x};
+    c.xa = dropped(&c);
+    hone_pool_run(t->pool, (b->T + TOK_BLOCK - 1) / TOK_BLOCK, fwd_task_pick(), &c);
 }
 
 void tr_lora_backward(hone_trainer *t, const tr_lora *l, float *dx, const float *dy, const float *x,
@@ -188,8 +215,8 @@ void tr_lora_backward(hone_trainer *t, const tr_lora *l, float *dx, const float 
     lctx c = {.t = t, .l = l, .b = b, .dx = dx, .x = x, .dy = dy};
     c.xa = dropped(&c);
     int64_t nt = (b->T + TOK_BLOCK - 1) / TOK_BLOCK;
-    hone_pool_run(t->pool, nt, ug_task, &c);
-    if (dx) hone_pool_run(t->pool, nt, dx_task, &c);
-    hone_pool_run(t->pool, (l->n_in + COL_BLOCK - 1) / COL_BLOCK, da_task, &c);
-    hone_pool_run(t->pool, (l->n_out + COL_BLOCK - 1) / COL_BLOCK, db_task, &c);
+    hone_pool_run(t->pool, nt, ug_task_pick(), &c);
+    if (dx) hone_pool_run(t->pool, nt, dx_task_pick(), &c);
+    hone_pool_run(t->pool, (l->n_in + COL_BLOCK - 1) / COL_BLOCK, da_task_pick(), &c);
+    hone_pool_run(t->pool, (l->n_out + COL_BLOCK - 1) / COL_BLOCK, db_task_pick(), &c);
 }

@@ -77,13 +77,14 @@ void hone_trainer_free(hone_trainer *t) {
     if (t->lora)
         for (int64_t i = 0; i < t->n_lora; i++) {
             free(t->lora[i].da), free(t->lora[i].db), free(t->lora[i].bp), free(t->lora[i].dbp);
+            free(t->lora[i].bt);
         }
     free(t->lora), free(t->slot);
     free(t->tok), free(t->tgt), free(t->pos), free(t->rseq), free(t->off), free(t->len);
     free(t->ppos), free(t->prseq), free(t->poff), free(t->plen), free(t->pidx), free(t->pa), free(t->pb);
     free(t->hf), free(t->dh), free(t->g), free(t->tmp), free(t->dxn);
     free(t->datt), free(t->dqr), free(t->dq), free(t->dkr), free(t->dk), free(t->dv);
-    free(t->df1), free(t->df2), free(t->df3), free(t->xd), free(t->u), free(t->ug);
+    free(t->df1), free(t->df2), free(t->df3), free(t->xd), free(t->u), free(t->ug), free(t->dbt);
     pcache_free(&t->pc);
     hone_pool_free(t->pool);
     free(t);
@@ -158,6 +159,8 @@ int hone_trainer_create(hone_trainer **out, hone_model *m, hone_adapter *ad, con
         tl->db = falloc((size_t)(l->n_out * l->rank), &bad);
         tl->b = l->b;
         tl->db_acc = tl->db;
+        tl->bt = falloc((size_t)(l->n_out * l->rank), &bad);
+        if (l->n_out > t->max_out) t->max_out = l->n_out;
         if (m->rope_mode == HONE_ROPE_NORM && (l->proj == HONE_PROJ_Q || l->proj == HONE_PROJ_K)) {
             tl->bp = falloc((size_t)(l->n_out * l->rank), &bad);
             tl->dbp = falloc((size_t)(l->n_out * l->rank), &bad);
@@ -214,6 +217,7 @@ int hone_trainer_create(hone_trainer **out, hone_model *m, hone_adapter *ad, con
     if (t->dropout > 0) t->xd = falloc(T * (size_t)t->max_in, &bad);
     t->u = falloc(T * (size_t)t->max_rank, &bad);
     t->ug = falloc(T * (size_t)t->max_rank, &bad);
+    t->dbt = falloc((size_t)(t->max_rank * t->max_out), &bad);
     if (!bad && t->lo > 0 && opts->prefix_cache_bytes != SIZE_MAX &&
         pcache_init(&t->pc, opts->prefix_cache_bytes ? opts->prefix_cache_bytes : DEFAULT_CACHE_BYTES, t->D))
         bad = 1;
@@ -355,14 +359,17 @@ int hone_trainer_step(hone_trainer *t, const hone_train_batch *bt, int backward,
     uint32_t L = d->n_layers, lo = t->lo;
     float eps = d->rms_eps;
 
-    /* llama GGUF q/k: B in the file's row order */
+    /* llama GGUF q/k: B in the file's row order; B^T for the vector loops */
     for (int64_t i = 0; i < t->n_lora; i++) {
         tr_lora *l = &t->lora[i];
-        if (!l->bp) continue;
-        int64_t hd = d->head_dim;
-        for (int64_t r = 0; r < l->n_out; r++)
-            memcpy(l->bp + perm_row(r, hd) * l->rank, l->src->b + r * l->rank, (size_t)l->rank * sizeof(float));
-        if (backward) memset(l->dbp, 0, (size_t)(l->n_out * l->rank) * sizeof(float));
+        if (l->bp) {
+            int64_t hd = d->head_dim;
+            for (int64_t r = 0; r < l->n_out; r++)
+                memcpy(l->bp + perm_row(r, hd) * l->rank, l->src->b + r * l->rank, (size_t)l->rank * sizeof(float));
+            if (backward) memset(l->dbp, 0, (size_t)(l->n_out * l->rank) * sizeof(float));
+        }
+        for (int64_t o = 0; o < l->n_out; o++)
+            for (int64_t k = 0; k < l->rank; k++) l->bt[k * l->n_out + o] = l->b[o * l->rank + k];
     }
 
     run_prefix(t, bt, &b);

@@ -1,12 +1,15 @@
 /* lm_head.c: the fast fused LM head + cross-entropy (backend.h lm_head_ce), the same
  * one-pass online-softmax algorithm as the reference (ref.c) but with the two
- * products as GEMMs on a dequantized chunk of the vocabulary:
- *   Wc (nv, D)  = rows v0..v0+nv of the output weight, dequantized (bit-exact);
- *   Z (n, nv)   = H Wc^T                 (cpu_matmul_f32 on an F32 view of Wc);
+ * products as GEMMs on a chunk of the vocabulary, Wc (nv, D) = rows v0..v0+nv of the
+ * output weight (a view into the weight, any type):
+ *   Z (n, nv)   = H Wc^T                 (the fast forward matmul: INT16 activations
+ *                                         for quantized types, as the inference engine
+ *                                         computes its logits; F32 otherwise);
  *   per position: running max m (rescaling s and acc when it rises),
  *                 E = exp(Z - m) (vm_exp), s += sum E;
- *   acc (n, D) += E Wc                    (cpu_matmul_bwd on the same view, into an
- *                                          f32 chunk buffer, then added to acc in double).
+ *   acc (n, D) += E Wc                    (cpu_matmul_bwd on the same view: dequantized
+ *                                          panels, F32 FMA, into an f32 chunk buffer, then
+ *                                          added to acc in double).
  * At the end loss_t = m + log s - z_target and dh_t += dscale (acc / s - c'_t w_target).
  * H holds only the counted positions (n of T), so nothing is computed for the
  * others, and nothing vocab-sized is stored beyond one chunk (LMH_VC rows).
@@ -24,9 +27,7 @@
 #define LMH_VC 1024 /* vocabulary rows per chunk */
 
 typedef struct {
-    const hone_weight *w;
     int64_t v0, nv, D;
-    float *wc;          /* (LMH_VC, D) */
     float *z;           /* (n, nv): logits, then E */
     float *cb;          /* (n, D): this chunk's E Wc */
     double *acc;        /* (n, D) or NULL */
@@ -35,18 +36,6 @@ typedef struct {
     float *zt;          /* (n) */
     const int32_t *tg;  /* (n) target of each counted position */
 } lmh_ctx;
-
-static void dec_task(void *vc, int64_t i, int tid) {
-    (void)tid;
-    const lmh_ctx *c = vc;
-    const hone_weight *w = c->w;
-    for (int64_t r = i * 32; r < (i + 1) * 32 && r < c->nv; r++) {
-        const uint8_t *src = (const uint8_t *)w->data + (size_t)(c->v0 + r) * w->row_bytes;
-        float *dst = c->wc + r * c->D;
-        if (w->type == HONE_F32) memcpy(dst, src, (size_t)c->D * sizeof(float));
-        else hone_dequantize(w->type, src, dst, (uint64_t)c->D, NULL);
-    }
-}
 
 #if defined(__x86_64__)
 /* Softmax update of position i over the chunk's logits. */
@@ -101,10 +90,9 @@ void cpu_lm_head_ce(double *loss, int64_t *n_counted, float *dh, const float *h,
             free(pos);
             return;
         }
-        lmh_ctx c = {.w = w, .D = D};
+        lmh_ctx c = {.D = D};
         float *hc = cpu_kern_alloc((size_t)(n * D) * sizeof(float));
         int32_t *tg = cpu_kern_alloc((size_t)n * sizeof *tg);
-        c.wc = cpu_kern_alloc((size_t)LMH_VC * D * sizeof(float));
         c.z = cpu_kern_alloc((size_t)n * LMH_VC * sizeof(float));
         c.m = cpu_kern_alloc((size_t)n * sizeof(float));
         c.s = cpu_kern_alloc((size_t)n * sizeof(double));
@@ -125,10 +113,10 @@ void cpu_lm_head_ce(double *loss, int64_t *n_counted, float *dh, const float *h,
         for (int64_t v0 = 0; v0 < V; v0 += LMH_VC) {
             c.v0 = v0;
             c.nv = V - v0 < LMH_VC ? V - v0 : LMH_VC;
-            hone_pool_run(pool, (c.nv + 31) / 32, dec_task, &c);
-            hone_weight wv = {.type = HONE_F32, .data = c.wc, .n_in = D, .n_out = c.nv,
-                              .row_bytes = (size_t)D * sizeof(float)};
-            cpu_matmul_f32(c.z, hc, &wv, NULL, n, pool, level); /* Z (n, nv) */
+            hone_weight wv = *w; /* rows v0.. of the weight */
+            wv.data = (const uint8_t *)w->data + (size_t)v0 * w->row_bytes;
+            wv.n_out = c.nv;
+            hone_cpu_kernels()->matmul(c.z, hc, &wv, NULL, n, pool); /* Z (n, nv) */
             hone_pool_run(pool, n, soft_task, &c);
             if (dh) {
                 memset(c.cb, 0, (size_t)(n * D) * sizeof(float));
@@ -146,7 +134,7 @@ void cpu_lm_head_ce(double *loss, int64_t *n_counted, float *dh, const float *h,
             for (int64_t k = 0; k < D; k++) d[k] += (float)(dscale * (c.acc[i * D + k] / c.s[i] - wt[k]));
         }
         if (loss) *loss += sum;
-        free(wt), free(pos), free(hc), free(tg), free(c.wc), free(c.z), free(c.m), free(c.s), free(c.zt);
+        free(wt), free(pos), free(hc), free(tg), free(c.z), free(c.m), free(c.s), free(c.zt);
         free(c.cb), free(c.acc);
         return;
     }
