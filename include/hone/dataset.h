@@ -193,13 +193,18 @@ void hone_ds_example_free(hone_ds_example *ex);
  *   leak         the same record in an earlier file (files in the order given; a folder gives
  *                train, valid, test): error.
  *   near-duplicate / near-leak   not an exact duplicate, but an earlier record (same file /
- *                earlier file) is NEAR: equal after normalising (ASCII letters lowercased,
- *                every other ASCII byte that is not a letter or digit read as a space, runs of
- *                spaces collapsed, ends trimmed), or Jaccard similarity >= near_threshold
- *                (default 0.8) of the sets of 5-character shingles (Unicode characters) of the
- *                normalised texts. Candidates are found with MinHash (64 hashes, 16 bands of 4;
- *                a pair at similarity 0.8 is missed with probability < 3e-4) and verified
- *                exactly. Also near-leak: the same prompt (every message but the final answer,
+ *                earlier file) is NEAR: its prompt AND its answer are each near the other's.
+ *                prompt = every message but the final one, answer = the final message (a text
+ *                record: all answer, empty prompt). Two texts are near when equal after
+ *                normalising (ASCII letters lowercased, every other ASCII byte that is not a
+ *                letter or digit read as a space, runs of spaces collapsed, ends trimmed), or
+ *                when the Jaccard similarity of their sets of 5-character shingles (Unicode
+ *                characters; a shorter text is one shingle) is >= near_threshold (default 0.8);
+ *                the similarity reported is min(prompt's, answer's). So two samples of one
+ *                probe with different answers are not near duplicates; with nearly the same
+ *                answer they are. Candidates are found with MinHash over the union of both
+ *                shingle sets (64 hashes, 16 bands of 4; a pair at similarity 0.8 is missed
+ *                with probability < 3e-4) and verified exactly. Also near-leak: the same prompt (every message but the final answer,
  *                normalised) in an earlier file with a different answer. Warnings.
  * Each record gets at most one duplicate-family diagnostic: the first that applies in the
  * order duplicate/leak (earliest match), near (earliest match), same prompt.
@@ -250,6 +255,41 @@ typedef struct hone_ds_check_report {
 int hone_ds_check(const char *const *paths, size_t n_paths, const hone_ds_check_opts *o,
                   hone_ds_check_report *rep, hone_err *err);
 void hone_ds_check_report_free(hone_ds_check_report *rep);
+
+/* ---- splitting (`hone data split`) -----------------------------------------------------
+ * Records are grouped first: records with the same prompt (every message but the final
+ * answer, normalised as for near duplicates, with roles) form one group and always land in
+ * the same split, so several sampled answers to one probe never straddle train and valid
+ * (group_by_prompt = 0: every record is its own group; text records are always alone).
+ * Each group gets the rank splitmix64(seed ^ FNV-1a 64 of its key) (ties: first record's
+ * index), so a group's place does not depend on the file order or on the other records.
+ * With stratify = KEY, the strata are the values of the records' top-level string field KEY
+ * (missing or not a string: the stratum ""); a group's stratum is its first record's.
+ * Targets: n_valid = valid_count, or round(valid_frac * n) (at least 1 when valid_frac > 0
+ * and n >= 2); the same for test. Each stratum s gets a share of each target proportional to
+ * its record count (largest remainders, ties to the stratum seen first). Within a stratum,
+ * groups are taken in rank order: test first, then valid; a group is added when it brings the
+ * split's count closer to its stratum's target (a group larger than what is left is skipped,
+ * and the next one tried); then a round-robin pass over the strata (each in rank order) adds
+ * groups while that brings the split's total closer to its target (whole groups can leave each
+ * stratum short). Everything else is train. assign[i]: 0 train, 1 valid, 2 test. */
+
+typedef struct hone_ds_split_opts {
+    double valid_frac, test_frac;  /* used when the matching count is < 0 */
+    int64_t valid_count, test_count; /* >= 0: exact targets; -1: use the fraction */
+    uint64_t seed;
+    const char *stratify;          /* NULL or a top-level key ("category", "lang") */
+    int group_by_prompt;           /* 1 (default in the CLI) */
+} hone_ds_split_opts;
+
+/* recs: n records (from one or more files). HONE_EARG when the targets exceed n. */
+int hone_ds_split(const hone_ds_record *const *recs, size_t n, const hone_ds_split_opts *o,
+                  unsigned char *assign, hone_err *err);
+
+/* Writes n lines (lens[i] bytes each, no newline inside; lens NULL: strlen) to path, each
+ * followed by "\n", atomically: a temporary file, fsync, rename over path. */
+int hone_ds_write_lines(const char *path, const char *const *lines, const size_t *lens, size_t n,
+                        hone_err *err);
 
 #ifdef __cplusplus
 }
