@@ -291,6 +291,32 @@ int hone_ds_split(const hone_ds_record *const *recs, size_t n, const hone_ds_spl
 int hone_ds_write_lines(const char *path, const char *const *lines, const size_t *lens, size_t n,
                         hone_err *err);
 
+/* ---- converting (`hone data format`) ---------------------------------------------------
+ * hone_ds_convert rewrites one record as format `to`, keeping every other top-level key in
+ * its place (the record's format keys are replaced where the first of them stood):
+ *   messages -> prompt-completion   [system,] user, assistant -> "system"?, "prompt",
+ *                "completion". Refused (HONE_EFORMAT, "FILE:LINE:COLUMN: ...") for other
+ *                conversations and for messages with keys besides role and content (they
+ *                would be lost).
+ *   prompt-completion -> messages   [{"role":"system",...},] user, assistant.
+ *   messages / prompt-completion -> text   {"text": the template's rendering} (no generation
+ *                prompt; the template's BOS text included). Needs tmpl.
+ *   text -> messages / prompt-completion   the text is parsed back with tmpl: hone learns the
+ *                template's fixed pieces by rendering marker conversations, splits the text at
+ *                them and keeps the result only if rendering it gives the text back byte for
+ *                byte (else HONE_EFORMAT: "not a rendering of TEMPLATE"). A template that
+ *                folds the system message into the user turn (gemma, mistral) gives it back as
+ *                part of the first user message; trimmed whitespace is not restored.
+ *   same format  the line unchanged.
+ * Round trips are lossless: messages -> prompt-completion -> messages and back give the same
+ * JSON (roles spelled "model" come back as "assistant"); text -> messages -> text gives the
+ * same text; messages -> text -> messages gives the same messages for templates that keep
+ * each message in its own turn and do not trim (chatml-plain, smollm2, chatml), and for the
+ * others when the contents have no surrounding whitespace and there is no system message.
+ * *line_out: malloc'd JSON (jansson's default separators ", " and ": ", UTF-8 unescaped). */
+int hone_ds_convert(const hone_ds *ds, const hone_ds_record *r, hone_ds_format to,
+                    const hone_chat_template *tmpl, char **line_out, hone_err *err);
+
 #ifdef __cplusplus
 }
 #endif
