@@ -176,3 +176,9 @@ size_t llm_messages_codepoints(const hone_chat_msg *msgs, size_t n) {
             cp += (*p & 0xC0) != 0x80;
     return cp;
 }
+
+int llm_overflow_rule(int64_t prompt_count, int64_t num_ctx, size_t codepoints) {
+    if (prompt_count < 0) return -1;
+    if (num_ctx > 0 && prompt_count >= num_ctx) return 1;
+    return (uint64_t)prompt_count < codepoints / 6 ? 1 : 0;
+}

@@ -91,6 +91,14 @@ struct json_t *llm_messages_json(const hone_chat_msg *msgs, size_t n);
 /* Sum of the messages' code points (UTF-8 lead bytes): the overflow estimates' input. */
 size_t llm_messages_codepoints(const hone_chat_msg *msgs, size_t n);
 
+/* The servers' overflow rule, from the prompt token count the server reports (< 0:
+ * unknown -> -1): 1 when it is >= num_ctx (a prompt truncated to the context fills it;
+ * num_ctx 0 = unknown, not checked) or below the least the messages could take,
+ * codepoints / 6 (no tokenizer hone knows averages more than ~5 characters a token over
+ * prose, fewer for Cyrillic and CJK, so fewer tokens means the server cut the prompt);
+ * else 0. */
+int llm_overflow_rule(int64_t prompt_count, int64_t num_ctx, size_t codepoints);
+
 /* ---- sha256 (llm_sha256.c) ----------------------------------------------------------- */
 /* The SHA-256 of a file as 64 lowercase hex digits + NUL. */
 int llm_sha256_file(const char *path, char hex[65], hone_err *err);
