@@ -167,7 +167,7 @@ static int ollama_chat(hone_llm *l, const hone_llm_request *req, hone_llm_result
                        : req->max_tokens > 0 && c.eval_count >= req->max_tokens ? "length" : "stop";
         snprintf(res->finish_reason, sizeof res->finish_reason, "%s", fr);
         res->prompt_overflow = llm_overflow_rule(c.prompt_eval_count, l->num_ctx,
-                                                 llm_messages_codepoints(req->msgs, req->n_msgs));
+                                                 llm_messages_codepoints(req->msgs, req->n_msgs), req->n_msgs);
     }
     oll_reset(&c);
     free(c.body);

@@ -186,7 +186,7 @@ static int openai_chat(hone_llm *l, const hone_llm_request *req, hone_llm_result
         res->answer_tokens = c.completion_tokens;
         snprintf(res->finish_reason, sizeof res->finish_reason, "%s", c.finish[0] ? c.finish : "stop");
         res->prompt_overflow = llm_overflow_rule(c.prompt_tokens, l->num_ctx,
-                                                 llm_messages_codepoints(req->msgs, req->n_msgs));
+                                                 llm_messages_codepoints(req->msgs, req->n_msgs), req->n_msgs);
     } else if (c.overflow) {
         res->prompt_overflow = 1;
     }
