@@ -197,7 +197,7 @@ static char *ollama_digest(hone_llm *l) {
             const char *nm = json_string_value(json_object_get(m, "name"));
             if (!nm) nm = json_string_value(json_object_get(m, "model"));
             const char *dg = json_string_value(json_object_get(m, "digest"));
-            if (!nm || !dg) continue;
+            if (!nm || !dg || !*dg) continue; /* hone serve reports an empty digest */
             int same = !strcmp(nm, l->name) ||
                        (!strchr(l->name, ':') && !strncmp(nm, l->name, nl) && !strcmp(nm + nl, ":latest"));
             if (same) out = strdup(dg);

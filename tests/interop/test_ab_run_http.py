@@ -53,7 +53,8 @@ def make_spec(tmp, name, models, samples=2, probes=None):
     lines = [f"name: {name}", "models:"]
     for m in models:
         lines.append(f"  - id: {m['id']}")
-        lines.append(f"    {m['kind']}: {{name: {m['name']}, url: '{m['url']}'}}")
+        key = f", api_key_env: {m['key_env']}" if m.get("key_env") else ""
+        lines.append(f"    {m['kind']}: {{name: {m['name']}, url: '{m['url']}'{key}}}")
         if m.get("num_ctx"):
             lines.append(f"    num_ctx: {m['num_ctx']}")
     lines += ["kernels:", "  K: kernel.txt", "conditions:", "  - id: none", "    mode: none",
@@ -65,7 +66,7 @@ def make_spec(tmp, name, models, samples=2, probes=None):
 
 
 def run(spec, db, *flags, env_extra=None, timeout=120):
-    env = dict(os.environ, HONE_LLM_BACKOFF_S="0.01")
+    env = dict(os.environ, HONE_LLM_BACKOFF_S="0.01", HONE_TEST_OPENAI_KEY="sk-test-123")
     env.update(env_extra or {})
     t0 = time.time()
     p = subprocess.run([HONE, "ab", "run", spec, "--db", db, "--no-judge", *flags], capture_output=True, text=True,
@@ -120,7 +121,7 @@ def main():
         # ---- A: non-streaming, faults ------------------------------------------------------
         models = [
             {"id": "o-ok", "kind": "ollama", "name": "ok", "url": u, "num_ctx": 2048},
-            {"id": "a-ok", "kind": "openai", "name": "ok", "url": u + "/v1"},
+            {"id": "a-ok", "kind": "openai", "name": "ok", "url": u + "/v1", "key_env": "HONE_TEST_OPENAI_KEY"},
             {"id": "o-500", "kind": "ollama", "name": "flaky500", "url": u},
             {"id": "a-429", "kind": "openai", "name": "flaky429", "url": u + "/v1"},
             {"id": "o-bad", "kind": "ollama", "name": "badjson", "url": u},
@@ -184,6 +185,8 @@ def main():
         al = [e["body"] for e in log if e["api"] == "openai" and e["body"]["model"] == "ok"]
         check(len(al) == 12 and al[0]["max_tokens"] == 64 and "stream_options" not in al[0],
               f"A openai request: max_tokens {al[0].get('max_tokens')}")
+        auth = {e["authorization"] for e in log if e["api"] == "openai" and e["body"]["model"] == "ok"}
+        check(auth == {"Bearer sk-test-123"}, f"A openai: the key from api_key_env is sent as a Bearer token: {auth}")
         sysmsg = [b["messages"] for b in al if len(b["messages"]) == 2]
         check(len(sysmsg) == 6 and sysmsg[0][0] == {"role": "system", "content": "Be honest and kind."},
               "A condition 'system': the kernel is the system message (trailing newline dropped)")

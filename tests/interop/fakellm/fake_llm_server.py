@@ -136,7 +136,8 @@ class Handler(BaseHTTPRequestHandler):
             st.in_flight += 1
             st.requests += 1
             st.max_in_flight = max(st.max_in_flight, st.in_flight)
-            st.log.append({"api": api, "body": req, "t": time.time()})
+            st.log.append({"api": api, "body": req, "t": time.time(),
+                           "authorization": self.headers.get("Authorization")})
             key = (api, json.dumps(req, sort_keys=True))
             attempt = st.attempts.get(key, 0) + 1
             st.attempts[key] = attempt
