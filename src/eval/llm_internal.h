@@ -37,6 +37,13 @@ int llm_local_open(hone_llm *l, const hone_llm_opts *o, hone_err *err);
 int llm_ollama_open(hone_llm *l, const hone_llm_opts *o, hone_err *err);
 int llm_openai_open(hone_llm *l, const hone_llm_opts *o, hone_err *err);
 
+/* The response parsers alone (fuzzing, tests): a body as the backend reads it, non-streaming
+ * (the whole object) or streaming (JSON lines / SSE), in two pieces split at `split` as if
+ * received in two reads. Fills res as hone_llm_chat would (text, token counts, finish
+ * reason); an error leaves res->text NULL. */
+int llm_ollama_parse(const char *data, size_t len, int stream, size_t split, hone_llm_result *res, hone_err *err);
+int llm_openai_parse(const char *data, size_t len, int stream, size_t split, hone_llm_result *res, hone_err *err);
+
 /* ---- HTTP (llm_http.c) ---------------------------------------------------------------- */
 
 /* Receives the body as it arrives (streaming parsers); return non-zero to abort. */

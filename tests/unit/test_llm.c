@@ -112,6 +112,63 @@ static void test_local_gemma(void **state) {
     hone_llm_close(l);
 }
 
+/* ---- the response parsers alone: every split of a stream into two reads gives the same
+ * answer (lines cut anywhere, CRLF SSE); cuts and bad lines are errors ---- */
+
+static void parse_all_splits(int openai, const char *body, const char *want, int64_t pt, int64_t at,
+                             const char *finish) {
+    size_t n = strlen(body);
+    for (size_t split = 0; split <= n; split++) {
+        hone_llm_result r;
+        hone_err err = {0};
+        int rc = openai ? llm_openai_parse(body, n, 1, split, &r, &err) : llm_ollama_parse(body, n, 1, split, &r, &err);
+        if (rc) fail_msg("split %zu: %s", split, err.msg);
+        assert_string_equal(r.text, want);
+        assert_int_equal(r.prompt_tokens, pt);
+        assert_int_equal(r.answer_tokens, at);
+        assert_string_equal(r.finish_reason, finish);
+        hone_llm_result_free(&r);
+    }
+}
+
+static void test_parsers(void **state) {
+    const char *oll = "{\"message\":{\"content\":\"he\"},\"done\":false}\n"
+                      "{\"message\":{\"content\":\"llo \\u00e9\"},\"done\":false}\n\n"
+                      "{\"message\":{\"content\":\"\"},\"done\":true,\"done_reason\":\"length\","
+                      "\"prompt_eval_count\":12,\"eval_count\":3}\n";
+    parse_all_splits(0, oll, "hello \xc3\xa9", 12, 3, "length");
+    const char *sse = ": keep-alive\r\n\r\n"
+                      "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"},\"finish_reason\":null}]}\r\n\r\n"
+                      "data:{\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\r\n\r\n"
+                      "event: x\ndata: {\"choices\":[{\"delta\":{\"content\":\" there\"},\"finish_reason\":\"stop\"}]}\n\n"
+                      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2}}\n\n"
+                      "data: [DONE]\n\n";
+    parse_all_splits(1, sse, "hi there", 9, 2, "stop");
+    struct { int openai, stream; const char *body, *msg; } bad[] = {
+        {0, 1, "{\"message\":{\"content\":\"a\"},\"done\":false}\n", "stream ended"},
+        {0, 1, "{\"message\":{\"content\":\"a\"},\"done\":false}\n{\"message\": 1}\n", "message.content"},
+        {0, 1, "{\"error\":\"boom\"}\n", "server error: boom"},
+        {0, 0, "{\"message\":{\"content\":\"a\"}}", "done"},
+        {0, 0, "", "malformed JSON"},
+        {0, 0, "[1,2]", "expected a JSON object"},
+        {1, 1, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n", "stream ended"},
+        {1, 1, "data: [DONE]\n\ndata: {}\n\n", "after [DONE]"},
+        {1, 0, "{\"choices\":[]}", "choices"},
+        {1, 0, "{\"choices\":[{\"message\":{\"content\":7}}]}", "content"},
+        {1, 0, "{\"error\":{\"message\":\"nope\"}}", "server error: nope"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        hone_llm_result r;
+        hone_err err = {0};
+        size_t n = strlen(bad[i].body);
+        int rc = bad[i].openai ? llm_openai_parse(bad[i].body, n, bad[i].stream, n / 2, &r, &err)
+                               : llm_ollama_parse(bad[i].body, n, bad[i].stream, n / 2, &r, &err);
+        if (rc == HONE_OK || !strstr(err.msg, bad[i].msg)) fail_msg("bad[%zu]: rc %d, '%s'", i, rc, err.msg);
+        assert_null(r.text);
+        assert_string_equal(r.finish_reason, "error");
+    }
+}
+
 /* ---- HTTP backends against the fake server ---- */
 
 static pid_t g_srv = -1;
@@ -248,6 +305,7 @@ int main(void) {
         cmocka_unit_test(test_sha256_vectors),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_local_gemma),
+        cmocka_unit_test(test_parsers),
         cmocka_unit_test(test_http_ok),
         cmocka_unit_test(test_http_faults),
     };
