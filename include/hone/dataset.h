@@ -317,6 +317,95 @@ int hone_ds_write_lines(const char *path, const char *const *lines, const size_t
 int hone_ds_convert(const hone_ds *ds, const hone_ds_record *r, hone_ds_format to,
                     const hone_chat_template *tmpl, char **line_out, hone_err *err);
 
+/* ---- building (`hone data build`) ------------------------------------------------------
+ * Probes: JSONL, one object a line: "id" and "prompt" (strings, required), optional
+ * "category", "lang", "signal", "system" (strings); other keys are errors (a typo must not
+ * silently drop a field); ids unique across files; blank lines skipped. Errors are
+ * "FILE:LINE:COLUMN: ...".
+ * Cells: every probe (files in order, lines in order) x samples s = 0..samples-1. The seed of
+ * a cell is hone_ab_sample_seed(seed, probe id, s) (hone/ab.h: the A/B harness's seeds, so a
+ * built set and an A/B run with the same seed draw the same answers).
+ * The request: hone_sign_apply(sign, probe.system, probe.prompt) -> [system,] user, sent to
+ * the generator with temperature, top_p, max_tokens and the cell's seed.
+ * The training record (train_signed = 0, "unsigned", the default): [system: probe.system,]
+ * user: probe.prompt, assistant: the answer, so the model learns to answer so WITHOUT the
+ * kernel; train_signed = 1: the messages as sent (kernel inside) + the answer. The record is
+ * {"id", "sample", "category"?, "lang"?, "messages"} converted to `format`
+ * (hone_ds_convert; text needs tmpl). Answers cut off by max_tokens (finish_reason
+ * "length") are left out unless keep_truncated.
+ * Files, all next to OUT (OUT's name without a final ".jsonl" = STEM):
+ *   STEM.journal.jsonl   append-only: a header line with the generation settings, then one
+ *                        line per generated cell (probe id, sample, seed, a hash of the sent
+ *                        messages, answer, finish reason, token counts, latency), each written
+ *                        with one write() and fsync'd. A rerun reads it, drops a torn last line
+ *                        (kill -9 mid-write), and generates only the cells it lacks (or whose
+ *                        sent messages changed), so nothing is generated twice and nothing is
+ *                        duplicated. Settings that change answers (generator identity, kernels,
+ *                        mode, reminder, sampling, seed, samples) must match the header, else
+ *                        HONE_EARG (start over by deleting the journal); output-only settings
+ *                        (format, template, train_prompt, keep_truncated) may change freely.
+ *   OUT                  the records in cell order, rewritten atomically after every run.
+ *   STEM.provenance.jsonl one line per cell in cell order: id, sample, seed, out_line (its
+ *                        line in OUT, null when left out), included, finish_reason,
+ *                        prompt_tokens, answer_tokens, latency_s, mode, kernels [{path,
+ *                        sha256}], kernel_b, reminder, train_prompt, generator {kind,
+ *                        identity, model}, sampling {temperature, top_p, max_tokens}, seed_base.
+ * Generation errors (after the backend's retries) are counted, not journaled: a rerun
+ * retries them. *stop (when set, e.g. by SIGINT) stops handing out cells; what finished is
+ * kept and OUT is written from it. */
+
+typedef struct hone_sign hone_sign; /* hone/sign.h */
+typedef struct hone_llm hone_llm;   /* hone/llm.h */
+
+typedef struct hone_ds_probe {
+    char *id, *prompt, *category, *lang, *signal, *system; /* NULL when absent */
+    char *file;
+    int line;
+} hone_ds_probe;
+
+int hone_ds_probes_load(const char *const *paths, size_t n_paths, hone_ds_probe **out, size_t *n_out,
+                        hone_err *err);
+void hone_ds_probes_free(hone_ds_probe *p, size_t n);
+
+typedef struct hone_ds_build_opts {
+    const hone_ds_probe *probes;
+    size_t n_probes;
+    const hone_sign *sign;
+    const char *const *kernel_paths; /* for provenance: the files the kernel text came from */
+    size_t n_kernel_paths;
+    const char *kernel_b_path;       /* or NULL */
+    hone_llm *llm;
+    const char *generator_kind;      /* "local", "ollama", "openai" (provenance) */
+    const char *generator_model;     /* path or model name (provenance) */
+    uint32_t samples;
+    double temperature, top_p;
+    int64_t max_tokens;
+    uint64_t seed;
+    int train_signed;
+    hone_ds_format format;
+    const hone_chat_template *tmpl;  /* for format text */
+    int keep_truncated;
+    int concurrency;                 /* worker threads calling the backend; 0 = 1 */
+    const char *out_path;
+    volatile int *stop;
+    /* after each finished cell (from one thread at a time) */
+    void (*on_progress)(void *user, uint64_t done, uint64_t total, uint64_t truncated, uint64_t errors);
+    void *user;
+} hone_ds_build_opts;
+
+typedef struct hone_ds_build_result {
+    uint64_t cells;       /* probes x samples */
+    uint64_t resumed;     /* found in the journal */
+    uint64_t generated;   /* this run */
+    uint64_t errors;      /* failed this run (rerun to retry) */
+    uint64_t truncated;   /* finish_reason "length", all cells */
+    uint64_t written;     /* records in OUT */
+    int interrupted;
+    char first_error[512];
+} hone_ds_build_result;
+
+int hone_ds_build(const hone_ds_build_opts *o, hone_ds_build_result *res, hone_err *err);
+
 #ifdef __cplusplus
 }
 #endif
