@@ -10,7 +10,9 @@ message when the model is absent). Issue 6, items 2 and 3.
    `truncated` == (finish_reason == "length"); a rerun generates nothing and rewrites identical
    files; without --keep-truncated (an output-only setting, same journal) exactly the
    non-truncated cells are written; --train-prompt signed puts the kernel in the system message;
-   another --seed on the same journal is refused (exit 1, "other generation settings").
+   another --seed on the same journal is refused (exit 1, "other generation settings"); when the
+   binary has `hone train` (branch train-loop), `data split` + `hone train --data` run 2
+   iterations on the set and write adapters (skipped with a message otherwise).
 3. kill -9: run A uninterrupted; run B is sent SIGKILL once its journal holds 2 cells, then a
    torn half line is appended to the journal (what a kill in the middle of a write leaves), and
    B is rerun: B's output equals A's byte for byte, holds exactly one record per (probe,
@@ -85,6 +87,7 @@ def test_build(d):
     check(all(p["generator"]["kind"] == "local" and p["generator"]["identity"].startswith("sha256:")
               and p["sampling"]["max_tokens"] == 8 and p["mode"] == "system" for p in prov), "provenance fields")
     n_trunc = sum(p["truncated"] for p in prov)
+    test_train(d, out)
     before = open(out, "rb").read(), open(os.path.join(d, "set.provenance.jsonl"), "rb").read()
     rc, _, err = run(build_cmd(out, "--keep-truncated"))
     after = open(out, "rb").read(), open(os.path.join(d, "set.provenance.jsonl"), "rb").read()
@@ -101,6 +104,25 @@ def test_build(d):
     cmd[cmd.index("--seed") + 1] = "8"
     rc, _, err = run(cmd)
     check(rc == 1 and "other generation settings" in err, "another seed on the same journal: refused")
+
+
+def test_train(d, out):
+    """split the built set, then `hone train` runs a few iterations on it (when the binary has it)."""
+    rc, _, err = run([HONE, "train", "--help"])
+    if rc != 0:
+        print("skip hone train: not in this build (%s)" % err.strip()[:80])
+        return
+    sd = os.path.join(d, "split")
+    rc, outp, err = run([HONE, "data", "split", out, "--out", sd, "--valid-count", "2", "--seed", "1"])
+    check(rc == 0 and len(lines(os.path.join(sd, "valid.jsonl"))) == 2, "data split: 6 train / 2 valid (%s)" % outp.strip())
+    ad = os.path.join(d, "adapters")
+    t0 = time.time()
+    rc, outp, err = run([HONE, "train", "--model", GEMMA, "--train", "--data", sd, "--iters", "2", "--batch-size", "1",
+                         "--num-layers", "1", "--steps-per-report", "1", "--steps-per-eval", "2", "--val-batches", "1",
+                         "--mask-prompt", "--max-seq-length", "256", "--adapter-path", ad])
+    check(rc == 0 and os.path.exists(os.path.join(ad, "adapters.safetensors")),
+          "hone train consumes it: 2 iterations in %.1f s, adapters written (rc %d%s)" % (
+              time.time() - t0, rc, "" if rc == 0 else ": " + (err.strip().splitlines() or [""])[-1]))
 
 
 def test_kill(d):
