@@ -13,7 +13,8 @@ message when the model is absent). Issue 6, items 2 and 3.
    another --seed on the same journal is refused (exit 1, "other generation settings"); when the
    binary has `hone train` (branch train-loop), `data split` + `hone train --data` run 2
    iterations on the set and write adapters (skipped with a message otherwise).
-3. kill -9: run A uninterrupted; run B is sent SIGKILL once its journal holds 2 cells, then a
+3. kill -9 (2 probes x 2 samples): run A uninterrupted; run B is sent SIGKILL once its journal
+   holds a cell, then a
    torn half line is appended to the journal (what a kill in the middle of a write leaves), and
    B is rerun: B's output equals A's byte for byte, holds exactly one record per (probe,
    sample), and B's journal holds each cell once.
@@ -128,7 +129,7 @@ def test_train(d, out):
 def test_kill(d):
     probes = os.path.join(d, "p3.jsonl")
     with open(PROBES, encoding="utf-8") as f, open(probes, "w", encoding="utf-8") as g:
-        g.writelines(f.readlines()[:3])
+        g.writelines(f.readlines()[:2])
     a, b = os.path.join(d, "a", "set.jsonl"), os.path.join(d, "b", "set.jsonl")
     os.makedirs(os.path.dirname(a))
     os.makedirs(os.path.dirname(b))
@@ -139,7 +140,7 @@ def test_kill(d):
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t0 = time.time()
     while time.time() - t0 < 120:
-        if os.path.exists(journal) and sum(1 for _ in open(journal, "rb")) >= 3:
+        if os.path.exists(journal) and sum(1 for _ in open(journal, "rb")) >= 2:
             break
         if p.poll() is not None:
             break
@@ -149,17 +150,17 @@ def test_kill(d):
         p.send_signal(signal.SIGKILL)
     p.wait()
     n_before = sum(1 for _ in open(journal, "rb"))
-    check(killed and 3 <= n_before < 7, "run B killed with SIGKILL with %d of 6 cells in its journal" % (n_before - 1))
+    check(killed and 2 <= n_before < 5, "run B killed with SIGKILL with %d of 4 cells in its journal" % (n_before - 1))
     with open(journal, "ab") as f:  # what a kill in the middle of a write leaves
         f.write(b'{"id":"capital-au","sample":1,"seed":12,"answer":"torn')
     rc, _, err = run(build_cmd(b, "--keep-truncated", probes=probes, max_tokens="6"))
     check(rc == 0, "rerun B completes (%s)" % (err.strip().splitlines()[-1] if err.strip() else ""))
     ra, rb = open(a, "rb").read(), open(b, "rb").read()
     keys = [(r["id"], r["sample"]) for r in lines(b)]
-    check(len(keys) == 6 and len(set(keys)) == 6, "B: exactly one record per (probe, sample)")
+    check(len(keys) == 4 and len(set(keys)) == 4, "B: exactly one record per (probe, sample)")
     check(ra == rb, "B's records == A's, byte for byte")
     cells = [(j["id"], j["sample"]) for j in lines(journal)[1:]]
-    check(len(cells) == 6 and len(set(cells)) == 6, "B's journal: each cell once (%d lines)" % len(cells))
+    check(len(cells) == 4 and len(set(cells)) == 4, "B's journal: each cell once (%d lines)" % len(cells))
 
 
 if not os.path.exists(GEMMA):
