@@ -193,13 +193,18 @@ void hone_ds_example_free(hone_ds_example *ex);
  *   leak         the same record in an earlier file (files in the order given; a folder gives
  *                train, valid, test): error.
  *   near-duplicate / near-leak   not an exact duplicate, but an earlier record (same file /
- *                earlier file) is NEAR: equal after normalising (ASCII letters lowercased,
- *                every other ASCII byte that is not a letter or digit read as a space, runs of
- *                spaces collapsed, ends trimmed), or Jaccard similarity >= near_threshold
- *                (default 0.8) of the sets of 5-character shingles (Unicode characters) of the
- *                normalised texts. Candidates are found with MinHash (64 hashes, 16 bands of 4;
- *                a pair at similarity 0.8 is missed with probability < 3e-4) and verified
- *                exactly. Also near-leak: the same prompt (every message but the final answer,
+ *                earlier file) is NEAR: its prompt AND its answer are each near the other's.
+ *                prompt = every message but the final one, answer = the final message (a text
+ *                record: all answer, empty prompt). Two texts are near when equal after
+ *                normalising (ASCII letters lowercased, every other ASCII byte that is not a
+ *                letter or digit read as a space, runs of spaces collapsed, ends trimmed), or
+ *                when the Jaccard similarity of their sets of 5-character shingles (Unicode
+ *                characters; a shorter text is one shingle) is >= near_threshold (default 0.8);
+ *                the similarity reported is min(prompt's, answer's). So two samples of one
+ *                probe with different answers are not near duplicates; with nearly the same
+ *                answer they are. Candidates are found with MinHash over the union of both
+ *                shingle sets (64 hashes, 16 bands of 4; a pair at similarity 0.8 is missed
+ *                with probability < 3e-4) and verified exactly. Also near-leak: the same prompt (every message but the final answer,
  *                normalised) in an earlier file with a different answer. Warnings.
  * Each record gets at most one duplicate-family diagnostic: the first that applies in the
  * order duplicate/leak (earliest match), near (earliest match), same prompt.
@@ -250,6 +255,156 @@ typedef struct hone_ds_check_report {
 int hone_ds_check(const char *const *paths, size_t n_paths, const hone_ds_check_opts *o,
                   hone_ds_check_report *rep, hone_err *err);
 void hone_ds_check_report_free(hone_ds_check_report *rep);
+
+/* ---- splitting (`hone data split`) -----------------------------------------------------
+ * Records are grouped first: records with the same prompt (every message but the final
+ * answer, normalised as for near duplicates, with roles) form one group and always land in
+ * the same split, so several sampled answers to one probe never straddle train and valid
+ * (group_by_prompt = 0: every record is its own group; text records are always alone).
+ * Each group gets the rank splitmix64(seed ^ FNV-1a 64 of its key) (ties: first record's
+ * index), so a group's place does not depend on the file order or on the other records.
+ * With stratify = KEY, the strata are the values of the records' top-level string field KEY
+ * (missing or not a string: the stratum ""); a group's stratum is its first record's.
+ * Targets: n_valid = valid_count, or round(valid_frac * n) (at least 1 when valid_frac > 0
+ * and n >= 2); the same for test. Each stratum s gets a share of each target proportional to
+ * its record count (largest remainders, ties to the stratum seen first). Within a stratum,
+ * groups are taken in rank order: test first, then valid; a group is added when it brings the
+ * split's count closer to its stratum's target (a group larger than what is left is skipped,
+ * and the next one tried); then a round-robin pass over the strata (each in rank order) adds
+ * groups while that brings the split's total closer to its target (whole groups can leave each
+ * stratum short). Everything else is train. assign[i]: 0 train, 1 valid, 2 test. */
+
+typedef struct hone_ds_split_opts {
+    double valid_frac, test_frac;  /* used when the matching count is < 0 */
+    int64_t valid_count, test_count; /* >= 0: exact targets; -1: use the fraction */
+    uint64_t seed;
+    const char *stratify;          /* NULL or a top-level key ("category", "lang") */
+    int group_by_prompt;           /* 1 (default in the CLI) */
+} hone_ds_split_opts;
+
+/* recs: n records (from one or more files). HONE_EARG when the targets exceed n. */
+int hone_ds_split(const hone_ds_record *const *recs, size_t n, const hone_ds_split_opts *o,
+                  unsigned char *assign, hone_err *err);
+
+/* Writes n lines (lens[i] bytes each, no newline inside; lens NULL: strlen) to path, each
+ * followed by "\n", atomically: a temporary file, fsync, rename over path. */
+int hone_ds_write_lines(const char *path, const char *const *lines, const size_t *lens, size_t n,
+                        hone_err *err);
+
+/* ---- converting (`hone data format`) ---------------------------------------------------
+ * hone_ds_convert rewrites one record as format `to`, keeping every other top-level key in
+ * its place (the record's format keys are replaced where the first of them stood):
+ *   messages -> prompt-completion   [system,] user, assistant -> "system"?, "prompt",
+ *                "completion". Refused (HONE_EFORMAT, "FILE:LINE:COLUMN: ...") for other
+ *                conversations and for messages with keys besides role and content (they
+ *                would be lost).
+ *   prompt-completion -> messages   [{"role":"system",...},] user, assistant.
+ *   messages / prompt-completion -> text   {"text": the template's rendering} (no generation
+ *                prompt; the template's BOS text included). Needs tmpl.
+ *   text -> messages / prompt-completion   the text is parsed back with tmpl: hone learns the
+ *                template's fixed pieces by rendering marker conversations, splits the text at
+ *                them and keeps the result only if rendering it gives the text back byte for
+ *                byte (else HONE_EFORMAT: "not a rendering of TEMPLATE"). A template that
+ *                folds the system message into the user turn (gemma, mistral) gives it back as
+ *                part of the first user message; trimmed whitespace is not restored.
+ *   same format  the line unchanged.
+ * Round trips are lossless: messages -> prompt-completion -> messages and back give the same
+ * JSON (roles spelled "model" come back as "assistant"); text -> messages -> text gives the
+ * same text; messages -> text -> messages gives the same messages for templates that keep
+ * each message in its own turn and do not trim (chatml-plain, smollm2, chatml), and for the
+ * others when the contents have no surrounding whitespace and there is no system message.
+ * *line_out: malloc'd JSON (jansson's default separators ", " and ": ", UTF-8 unescaped). */
+int hone_ds_convert(const hone_ds *ds, const hone_ds_record *r, hone_ds_format to,
+                    const hone_chat_template *tmpl, char **line_out, hone_err *err);
+
+/* ---- building (`hone data build`) ------------------------------------------------------
+ * Probes: JSONL, one object a line: "id" and "prompt" (strings, required), optional
+ * "category", "lang", "signal", "system" (strings); other keys are errors (a typo must not
+ * silently drop a field); ids unique across files; blank lines skipped. Errors are
+ * "FILE:LINE:COLUMN: ...".
+ * Cells: every probe (files in order, lines in order) x samples s = 0..samples-1. The seed of
+ * a cell is hone_ab_sample_seed(seed, probe id, s) (hone/ab.h: the A/B harness's seeds, so a
+ * built set and an A/B run with the same seed draw the same answers).
+ * The request: hone_sign_apply(sign, probe.system, probe.prompt) -> [system,] user, sent to
+ * the generator with temperature, top_p, max_tokens and the cell's seed.
+ * The training record (train_signed = 0, "unsigned", the default): [system: probe.system,]
+ * user: probe.prompt, assistant: the answer, so the model learns to answer so WITHOUT the
+ * kernel; train_signed = 1: the messages as sent (kernel inside) + the answer. The record is
+ * {"id", "sample", "category"?, "lang"?, "messages"} converted to `format`
+ * (hone_ds_convert; text needs tmpl). Answers cut off by max_tokens (finish_reason
+ * "length") are left out unless keep_truncated.
+ * Files, all next to OUT (OUT's name without a final ".jsonl" = STEM):
+ *   STEM.journal.jsonl   append-only: a header line with the generation settings, then one
+ *                        line per generated cell (probe id, sample, seed, a hash of the sent
+ *                        messages, answer, finish reason, token counts, latency), each written
+ *                        with one write() and fsync'd. A rerun reads it, drops a torn last line
+ *                        (kill -9 mid-write), and generates only the cells it lacks (or whose
+ *                        sent messages changed), so nothing is generated twice and nothing is
+ *                        duplicated. Settings that change answers (generator identity, kernels,
+ *                        mode, reminder, sampling, seed, samples) must match the header, else
+ *                        HONE_EARG (start over by deleting the journal); output-only settings
+ *                        (format, template, train_prompt, keep_truncated) may change freely.
+ *   OUT                  the records in cell order, rewritten atomically after every run.
+ *   STEM.provenance.jsonl one line per cell in cell order: id, sample, seed, out_line (its
+ *                        line in OUT, null when left out), included, finish_reason,
+ *                        prompt_tokens, answer_tokens, latency_s, mode, kernels [{path,
+ *                        sha256}], kernel_b, reminder, train_prompt, generator {kind,
+ *                        identity, model}, sampling {temperature, top_p, max_tokens}, seed_base.
+ * Generation errors (after the backend's retries) are counted, not journaled: a rerun
+ * retries them. *stop (when set, e.g. by SIGINT) stops handing out cells; what finished is
+ * kept and OUT is written from it. */
+
+typedef struct hone_sign hone_sign; /* hone/sign.h */
+typedef struct hone_llm hone_llm;   /* hone/llm.h */
+
+typedef struct hone_ds_probe {
+    char *id, *prompt, *category, *lang, *signal, *system; /* NULL when absent */
+    char *file;
+    int line;
+} hone_ds_probe;
+
+int hone_ds_probes_load(const char *const *paths, size_t n_paths, hone_ds_probe **out, size_t *n_out,
+                        hone_err *err);
+void hone_ds_probes_free(hone_ds_probe *p, size_t n);
+
+typedef struct hone_ds_build_opts {
+    const hone_ds_probe *probes;
+    size_t n_probes;
+    const hone_sign *sign;
+    const char *const *kernel_paths; /* for provenance: the files the kernel text came from */
+    size_t n_kernel_paths;
+    const char *kernel_b_path;       /* or NULL */
+    hone_llm *llm;
+    const char *generator_kind;      /* "local", "ollama", "openai" (provenance) */
+    const char *generator_model;     /* path or model name (provenance) */
+    uint32_t samples;
+    double temperature, top_p;
+    int64_t max_tokens;
+    uint64_t seed;
+    int train_signed;
+    hone_ds_format format;
+    const hone_chat_template *tmpl;  /* for format text */
+    int keep_truncated;
+    int concurrency;                 /* worker threads calling the backend; 0 = 1 */
+    const char *out_path;
+    volatile int *stop;
+    /* after each finished cell (from one thread at a time) */
+    void (*on_progress)(void *user, uint64_t done, uint64_t total, uint64_t truncated, uint64_t errors);
+    void *user;
+} hone_ds_build_opts;
+
+typedef struct hone_ds_build_result {
+    uint64_t cells;       /* probes x samples */
+    uint64_t resumed;     /* found in the journal */
+    uint64_t generated;   /* this run */
+    uint64_t errors;      /* failed this run (rerun to retry) */
+    uint64_t truncated;   /* finish_reason "length", all cells */
+    uint64_t written;     /* records in OUT */
+    int interrupted;
+    char first_error[512];
+} hone_ds_build_result;
+
+int hone_ds_build(const hone_ds_build_opts *o, hone_ds_build_result *res, hone_err *err);
 
 #ifdef __cplusplus
 }

@@ -219,5 +219,8 @@ int cmd_data(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "check")) return data_check(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "split")) return data_split(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "format")) return data_format(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "build")) return data_build(argc - 1, argv + 1);
     return cli_usage_error("data", "unknown subcommand '%s'", argv[1]);
 }

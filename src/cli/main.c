@@ -15,6 +15,7 @@ static const cli_command COMMANDS[] = {
     {"train", cmd_train, "LoRA fine-tuning, a drop-in for mlx_lm.lora (its flags, YAML config and files)"},
     {"export-adapter", cmd_export_adapter, "convert a LoRA adapter folder between mlx-lm's and PEFT's layouts"},
     {"data", cmd_data, "training sets: check, split, format, build (JSONL for hone train / mlx-lm)"},
+    {"serve", cmd_serve, "OpenAI- and Ollama-compatible HTTP server: one model, several adapters, batched"},
     {"inspect", cmd_inspect, "show a model's architecture, metadata and tensors (GGUF, HF folder, ollama:NAME)"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

@@ -105,15 +105,19 @@ static void buf_norm(buf *b, const char *s) {
 
 /* ---- per record ---- */
 
+typedef struct shset {
+    uint64_t *v; /* sorted, unique */
+    size_t n;
+} shset;
+
 typedef struct rec {
     size_t file;
     const hone_ds_record *r;
     char *canon;   /* roles + contents, exact */
-    char *norm;    /* normalised contents */
-    char *prompt;  /* normalised contents before the final answer; NULL for text */
-    uint64_t *sh;  /* sorted unique shingle hashes */
-    size_t n_sh;
-    uint64_t mh[NH];
+    char *norm;    /* normalised prompt "\x1e" normalised answer */
+    char *prompt;  /* ds_prompt_key; NULL for text */
+    shset sp, sa;  /* shingles of the normalised prompt and answer (text: answer only) */
+    uint64_t mh[NH]; /* MinHash of sp ∪ sa */
     int flagged;   /* got a duplicate-family diagnostic */
 } rec;
 
@@ -122,75 +126,92 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* SHINGLE consecutive characters of s (a shorter non-empty s: one shingle, itself). */
+static int shingles(const char *s, shset *out) {
+    size_t n = strlen(s), nch = 0;
+    size_t *starts = malloc((n + 1) * sizeof *starts);
+    out->v = malloc((n + 1) * sizeof *out->v);
+    out->n = 0;
+    if (!starts || !out->v) {
+        free(starts);
+        return HONE_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80) starts[nch++] = i;
+    starts[nch] = n;
+    if (nch > 0 && nch < SHINGLE) out->v[out->n++] = ds_fnv1a(s, n, DS_FNV_OFFSET);
+    for (size_t k = 0; k + SHINGLE <= nch; k++)
+        out->v[out->n++] = ds_fnv1a(s + starts[k], starts[k + SHINGLE] - starts[k], DS_FNV_OFFSET);
+    free(starts);
+    qsort(out->v, out->n, sizeof *out->v, cmp_u64);
+    size_t u = 0;
+    for (size_t i = 0; i < out->n; i++)
+        if (!u || out->v[i] != out->v[u - 1]) out->v[u++] = out->v[i];
+    out->n = u;
+    return HONE_OK;
+}
+
 static int rec_build(rec *x) {
     const hone_ds_record *r = x->r;
-    buf c = {0}, nm = {0}, pr = {0};
+    buf c = {0}, np = {0}, na = {0}, nm = {0};
     if (r->format == HONE_DS_TEXT) {
         buf_str(&c, "text\x1f");
         buf_str(&c, r->text);
-        buf_norm(&nm, r->text);
+        buf_norm(&na, r->text);
     } else {
         for (size_t i = 0; i < r->n_msgs; i++) {
             buf_str(&c, r->msgs[i].role);
             buf_add(&c, "\x1f", 1);
             buf_str(&c, r->msgs[i].content);
             buf_add(&c, "\x1e", 1);
-            buf_norm(&nm, r->msgs[i].content);
-            if (i + 1 < r->n_msgs) {
-                buf_str(&pr, r->msgs[i].role); /* roles matter for "the same prompt" */
-                buf_add(&pr, ":", 1);
-                buf_norm(&pr, r->msgs[i].content);
-                buf_add(&pr, "\x1e", 1);
-            }
+            buf_norm(i + 1 < r->n_msgs ? &np : &na, r->msgs[i].content);
         }
-        if (!pr.p) buf_add(&pr, "", 0);
+        if (!(x->prompt = ds_prompt_key(r))) c.oom = 1;
     }
-    if (!nm.p) buf_add(&nm, "", 0);
-    if (!c.p) buf_add(&c, "", 0);
-    if (c.oom || nm.oom || pr.oom) {
-        free(c.p); free(nm.p); free(pr.p);
-        return HONE_ENOMEM;
-    }
+    buf_add(&np, "", 0);
+    buf_add(&na, "", 0);
+    buf_add(&c, "", 0);
+    buf_str(&nm, np.p ? np.p : "");
+    buf_add(&nm, "\x1e", 1);
+    buf_str(&nm, na.p ? na.p : "");
+    int rc = c.oom || np.oom || na.oom || nm.oom ? HONE_ENOMEM : HONE_OK;
+    if (!rc) rc = shingles(np.p, &x->sp);
+    if (!rc) rc = shingles(na.p, &x->sa);
+    free(np.p);
+    free(na.p);
     x->canon = c.p;
     x->norm = nm.p;
-    x->prompt = pr.p;
-    /* shingles: SHINGLE consecutive characters of the normalised text */
-    size_t n = nm.n, nch = 0;
-    size_t *starts = malloc((n + 1) * sizeof *starts);
-    x->sh = malloc((n + 1) * sizeof *x->sh);
-    if (!starts || !x->sh) { free(starts); return HONE_ENOMEM; }
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)nm.p[i] & 0xC0) != 0x80) starts[nch++] = i;
-    starts[nch] = n;
-    if (nch > 0 && nch < SHINGLE) x->sh[x->n_sh++] = ds_fnv1a(nm.p, n, DS_FNV_OFFSET);
-    for (size_t k = 0; k + SHINGLE <= nch; k++)
-        x->sh[x->n_sh++] = ds_fnv1a(nm.p + starts[k], starts[k + SHINGLE] - starts[k], DS_FNV_OFFSET);
-    free(starts);
-    qsort(x->sh, x->n_sh, sizeof *x->sh, cmp_u64);
-    size_t u = 0;
-    for (size_t i = 0; i < x->n_sh; i++)
-        if (!u || x->sh[i] != x->sh[u - 1]) x->sh[u++] = x->sh[i];
-    x->n_sh = u;
+    if (rc) return rc;
     for (int k = 0; k < NH; k++) {
         uint64_t salt = ds_splitmix64(0x5eedull + (uint64_t)k), m = UINT64_MAX;
-        for (size_t i = 0; i < x->n_sh; i++) {
-            uint64_t v = ds_splitmix64(x->sh[i] ^ salt);
-            if (v < m) m = v;
+        for (int part = 0; part < 2; part++) {
+            const shset *ss = part ? &x->sa : &x->sp;
+            uint64_t tag = part ? 0x0a0a0a0a0a0a0a0aull : 0; /* prompt and answer shingles are distinct */
+            for (size_t i = 0; i < ss->n; i++) {
+                uint64_t v = ds_splitmix64(ss->v[i] ^ tag ^ salt);
+                if (v < m) m = v;
+            }
         }
         x->mh[k] = m;
     }
     return HONE_OK;
 }
 
-static double jaccard(const rec *a, const rec *b) {
+static double jaccard_set(const shset *a, const shset *b) {
     size_t i = 0, j = 0, inter = 0;
-    if (!a->n_sh && !b->n_sh) return 1.0;
-    while (i < a->n_sh && j < b->n_sh) {
-        if (a->sh[i] == b->sh[j]) inter++, i++, j++;
-        else if (a->sh[i] < b->sh[j]) i++;
+    if (!a->n && !b->n) return 1.0;
+    while (i < a->n && j < b->n) {
+        if (a->v[i] == b->v[j]) inter++, i++, j++;
+        else if (a->v[i] < b->v[j]) i++;
         else j++;
     }
-    return (double)inter / (double)(a->n_sh + b->n_sh - inter);
+    return (double)inter / (double)(a->n + b->n - inter);
+}
+
+/* The near-duplicate similarity: the smaller of the prompts' and the answers' Jaccard. */
+static double similarity(const rec *a, const rec *b) {
+    double p = jaccard_set(&a->sp, &b->sp), q = jaccard_set(&a->sa, &b->sa);
+    return p < q ? p : q;
 }
 
 /* ---- buckets: band hash -> list of record indices ---- */
@@ -334,7 +355,7 @@ int hone_ds_check(const char *const *paths, size_t n_paths, const hone_ds_check_
         size_t jn = smap_first(&normed, x->norm, i);
         size_t jp = x->prompt ? smap_first(&prompts, x->prompt, i) : i;
         /* near: the earliest of equal-normalised and LSH candidates */
-        int skip = x->flagged || !*x->norm; /* nothing left after normalising: the empty check covers it */
+        int skip = x->flagged || !strcmp(x->norm, "\x1e"); /* nothing left after normalising: the empty check covers it */
         size_t near = skip || jn == i ? SIZE_MAX : jn;
         double best_j = near != SIZE_MAX ? 1.0 : 0.0;
         for (int b = 0; b < BANDS && !rc; b++) {
@@ -344,7 +365,7 @@ int hone_ds_check(const char *const *paths, size_t n_paths, const hone_ds_check_
                 for (size_t q = 0; q < bk->n; q++) {
                     size_t c = bk->v[q];
                     if (c >= near) continue;
-                    double jac = jaccard(x, &recs[c]);
+                    double jac = similarity(x, &recs[c]);
                     if (jac >= thr) near = c, best_j = jac;
                 }
             if (bucket_push(bk, i)) rc = hone_err_set(err, HONE_ENOMEM, "data check: out of memory");
@@ -454,7 +475,8 @@ int hone_ds_check(const char *const *paths, size_t n_paths, const hone_ds_check_
         free(recs[i].canon);
         free(recs[i].norm);
         free(recs[i].prompt);
-        free(recs[i].sh);
+        free(recs[i].sp.v);
+        free(recs[i].sa.v);
     }
     free(recs);
     if (bands)
@@ -475,4 +497,21 @@ void hone_ds_check_report_free(hone_ds_check_report *rep) {
     free(rep->files);
     hone_ds_diags_free(&rep->diags);
     memset(rep, 0, sizeof *rep);
+}
+
+char *ds_prompt_key(const hone_ds_record *r) {
+    if (r->format == HONE_DS_TEXT) return NULL;
+    buf pr = {0};
+    for (size_t i = 0; i + 1 < r->n_msgs; i++) {
+        buf_str(&pr, r->msgs[i].role);
+        buf_add(&pr, ":", 1);
+        buf_norm(&pr, r->msgs[i].content);
+        buf_add(&pr, "\x1e", 1);
+    }
+    if (!pr.p) buf_add(&pr, "", 0);
+    if (pr.oom) {
+        free(pr.p);
+        return NULL;
+    }
+    return pr.p;
 }

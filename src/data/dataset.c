@@ -657,3 +657,24 @@ nomem:
     hone_ds_example_free(ex);
     return hone_err_set(err, HONE_ENOMEM, "%s:%d:1: out of memory", file, r->line);
 }
+
+/* ---- writing ---- */
+
+int hone_ds_write_lines(const char *path, const char *const *lines, const size_t *lens, size_t n, hone_err *err) {
+    hone_wfile w;
+    int rc = hone_wfile_open(&w, path, err);
+    for (size_t i = 0; i < n && !rc; i++) {
+        size_t l = lens ? lens[i] : strlen(lines[i]);
+        if (memchr(lines[i], '\n', l)) {
+            hone_wfile_abort(&w);
+            return hone_err_set(err, HONE_EARG, "%s: line %zu holds a newline", path, i + 1);
+        }
+        rc = hone_wfile_write(&w, lines[i], l, err);
+        if (!rc) rc = hone_wfile_write(&w, "\n", 1, err);
+    }
+    if (rc) {
+        hone_wfile_abort(&w);
+        return rc;
+    }
+    return hone_wfile_commit(&w, err);
+}

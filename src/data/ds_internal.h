@@ -25,4 +25,9 @@ uint64_t ds_splitmix64(uint64_t z);
 /* Unicode White_Space (plus U+200B, U+FEFF) only, or empty. */
 int ds_is_blank(const char *s);
 
+/* The normalised prompt of a chat record (roles + normalised contents of every message but the
+ * final one; what data check calls "the same prompt"), malloc'd; NULL for text records or
+ * when out of memory. */
+char *ds_prompt_key(const hone_ds_record *r);
+
 #endif

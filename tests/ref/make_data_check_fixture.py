@@ -4,8 +4,9 @@ chat training set with one planted defect of each kind `hone data check` reports
 EXPECTED.tsv: FILE <TAB> LINE <TAB> KIND <TAB> SEVERITY <TAB> MODE for every diagnostic the
 check must give, and nothing else. MODE is `base` (found without a model) or `model` (only
 with --model gemma-3-270m --max-seq-length 64 --mask-prompt). The clean lines are distinct
-enough that no pair of them is a near duplicate (5-character shingle Jaccard < 0.8; this
-script computes it the same way as src/data/check.c and asserts it).
+enough that no pair of them is a near duplicate (the smaller of the prompts' and the answers'
+5-character shingle Jaccard is < 0.8; this script computes it the same way as
+src/data/check.c and asserts it).
 
 Run: python3 tests/ref/make_data_check_fixture.py
 """
@@ -67,7 +68,7 @@ VALID = [
     (dump(conv("Convert 10 km to miles.", "10 km is about 6.21 miles.")), [("leak", "error", "base")]),
     (dump(conv("Translate 'good morning' into German and explain when to use it.",
                "Guten Morgen. You use it from early morning until around noon; after that you say Guten Tag.")),
-     [("near-leak", "warning", "base")]),  # one word changed: shingle Jaccard 0.88
+     [("near-leak", "warning", "base")]),  # one word of the answer changed: similarity 0.81
     (dump(conv("Who wrote Hamlet?", "Hamlet was written by Shakespeare.", system=" ")),
      [("empty", "warning", "base"), ("near-leak", "warning", "base")]),
     (dump(conv("Why is the sky blue?", "Sunlight scatters off air molecules; blue light scatters most.")), []),
@@ -89,11 +90,23 @@ def norm(s):
 
 
 def record_norm(line):
+    """(normalised prompt, normalised answer) as src/data/check.c builds them, or None."""
     try:
         o = json.loads(line)
-        return " ".join(norm(m["content"]) for m in o["messages"] if isinstance(m.get("content"), str))
+        c = [m["content"] for m in o["messages"]]
+        if not all(isinstance(x, str) for x in c):
+            return None
+        return norm(" ".join(c[:-1])), norm(c[-1])
     except Exception:
         return None
+
+
+def similarity(a, b):
+    """min(Jaccard of the prompts' shingles, Jaccard of the answers' shingles)."""
+    def jac(x, y):
+        sx, sy = shingles(x), shingles(y)
+        return 1.0 if not sx and not sy else len(sx & sy) / len(sx | sy)
+    return min(jac(a[0], b[0]), jac(a[1], b[1]))
 
 
 def shingles(s):
@@ -115,12 +128,13 @@ def main():
                 if not any(k.startswith(("near", "dup", "leak")) for k, _, _ in defects):
                     n = record_norm(text)
                     if n:
-                        clean.append((fname, i + 1, shingles(n)))
+                        clean.append((fname, i + 1, n))
     for a in range(len(clean)):
         for b in range(a + 1, len(clean)):
-            sa, sb = clean[a][2], clean[b][2]
-            j = len(sa & sb) / len(sa | sb)
+            j = similarity(clean[a][2], clean[b][2])
             assert j < 0.8, (clean[a][:2], clean[b][:2], j)
+    near = similarity(record_norm(TRAIN[15][0]), record_norm(VALID[2][0]))
+    print("valid.jsonl:3 vs train.jsonl:16 similarity %.4f (test_data_check.c expects %.2f)" % (near, near))
     with open(os.path.join(OUT, "EXPECTED.tsv"), "w", encoding="utf-8") as f:
         f.write("# file\tline\tkind\tseverity\tmode (base: always; model: with --model gemma-3-270m "
                 "--max-seq-length 64 --mask-prompt)\n")
