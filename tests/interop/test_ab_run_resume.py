@@ -3,9 +3,10 @@ with SIGKILL in the middle, then run again: exactly one answer per cell (issue 8
 resume part). Compared: the cell keys in the store against the spec's cells (2 conditions x
 2 probes x 2 samples = 8), rows written before the kill unchanged by the rerun (same id,
 answer, created), and reproducibility: a cell deleted and answered again gives the same
-answer byte for byte (same seed, same sampler, temperature 0.7). Also what is recorded for a
+answer byte for byte (same seed, same sampler, temperature 0.7), whatever the concurrency. Also what is recorded for a
 local answer: the exact prompt text (Gemma's template, the kernel folded into the user turn),
-prompt tokens, the file's sha256 as identity. Skips (exit 0 with a message) without the model.
+prompt tokens, the file's sha256 as identity. The rerun uses --concurrency 2 (two sessions on
+one model); a cell it answered, answered again by one session, must not change. Skips (exit 0 with a message) without the model.
 """
 import hashlib
 import json
@@ -84,8 +85,8 @@ sampling: {{temperature: 0.7, top_p: 0.95, max_tokens: 8, seed: 3}}
     p.wait()
     before, n1 = keys(db)
     check(3 <= n1 < 8, f"killed mid-run with {n1} of 8 answers stored")
-    r = subprocess.run(args, capture_output=True, text=True, timeout=300)
-    check(r.returncode == 0, f"rerun exit 0: {r.stderr.strip()[-300:]}")
+    r = subprocess.run(args + ["--concurrency", "2"], capture_output=True, text=True, timeout=300)
+    check(r.returncode == 0, f"rerun (--concurrency 2: two sessions) exit 0: {r.stderr.strip()[-300:]}")
     after, n2 = keys(db)
     want = {("gemma", c, pr["id"], s) for c in ("none", "sys") for pr in probes for s in (0, 1)}
     check(n2 == 8 and set(after) == want, f"after the rerun: {n2} rows, one per cell of the 8")
@@ -109,15 +110,16 @@ sampling: {{temperature: 0.7, top_p: 0.95, max_tokens: 8, seed: 3}}
             h.update(b)
     check(ident == "sha256:" + h.hexdigest(), f"identity is the file's sha256 ({ident[:20]}...)")
 
-    # reproducibility: forget one cell, answer it again
+    # reproducibility: forget a cell the two-session rerun answered, answer it again alone
+    k = sorted(set(after) - set(before))[-1]
     con = sqlite3.connect(db)
-    con.execute("DELETE FROM answers WHERE condition='sys' AND probe='p-ru' AND sample=1")
+    con.execute("DELETE FROM answers WHERE model=? AND condition=? AND probe=? AND sample=?", k)
     con.commit()
     con.close()
     r = subprocess.run(args, capture_output=True, text=True, timeout=300)
     again, n3 = keys(db)
-    k = ("gemma", "sys", "p-ru", 1)
-    check(n3 == 8 and again[k][1] == after[k][1], f"a cell answered again gives the same answer: {again[k][1]!r}")
+    check(n3 == 8 and again[k][1] == after[k][1],
+          f"cell {k[1:]} answered again (one session vs two) gives the same answer: {again[k][1]!r}")
     print(f"{len(FAILS)} failed" if FAILS else "all passed")
     return 1 if FAILS else 0
 
