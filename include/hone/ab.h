@@ -156,6 +156,7 @@ uint32_t hone_ab_sample_seed(uint64_t base, const char *probe_id, uint32_t sampl
 /* ---- store -------------------------------------------------------------------------- */
 
 typedef struct hone_ab_store hone_ab_store;
+typedef struct hone_chat_msg hone_chat_msg; /* hone/chat.h */
 
 /* Creates the file and schema if needed, WAL mode, busy timeout. */
 int hone_ab_store_open(hone_ab_store **out, const char *path, hone_err *err);
@@ -431,6 +432,64 @@ int hone_ab_analyze(hone_ab_store *st, const char *design_json, const hone_ab_an
  * needed; files written atomically). */
 int hone_ab_report_write(hone_ab_store *st, const char *design_json, const hone_ab_analyze_opts *o,
                          const char *out_dir, hone_err *err);
+/* ---- running (hone ab run; src/eval/run.c) ---------------------------------------------
+ * Every cell of the spec that has no row in the store (or, with retry_errors, a row
+ * holding an error) is answered once and written as one row (hone_ab_store_put_answer),
+ * so a run killed at any point resumes with no loss and no duplicate. Models run one
+ * after the other, each through one hone_llm (hone/llm.h) opened with `concurrency`
+ * slots and `concurrency` worker threads, so a server backend keeps that many requests
+ * in flight. A cell's messages: hone_sign_apply of its condition (no extra system text)
+ * to the probe's prompt: [system,] user. Recorded per answer: the messages (JSON array),
+ * the prompt text after the chat template (local models), params (JSON: backend, model
+ * path or name, url, adapter, num_ctx, stream, temperature, top_p, max_tokens, seed, and
+ * the outcome's attempts and http_status), answer, token counts, finish reason, latency,
+ * model identity (hone_llm_identity), flags, error. Flags: CUTOFF when finish_reason is
+ * "length"; OVERFLOW when the backend reports prompt_overflow = 1; REFUSAL and LANG by
+ * the detectors documented in src/eval/detect.c (phrase list; script vs probe lang).
+ * A cell that fails after the backend's retries is stored with its error (and whatever
+ * the backend learnt: prompt text, prompt tokens, overflow); --retry-errors redoes it. */
+
+typedef struct hone_ab_run_opts {
+    const char *only;      /* "model=ID,condition=ID,probe=ID" (any subset; a key may repeat
+                              for several values); NULL = every cell */
+    int concurrency;       /* requests in flight per model (and worker threads); 0 = 1 */
+    int retry_errors;      /* also redo cells whose stored row holds an error */
+    int dry_run;           /* plan only: count (and on_plan) the cells to do, send nothing */
+    int stream;            /* server backends: the streaming APIs */
+    double timeout_s;      /* per request; 0 = the backend's default (300 s) */
+    int max_retries;       /* 0 = the backend's default (4) */
+    const char *note;      /* stored in runs.note; may be NULL */
+    /* called from worker threads, one call at a time (may be NULL): */
+    void (*on_progress)(void *user, uint64_t done, uint64_t todo, uint64_t errors);
+    /* dry run: each cell to do, in order (may be NULL) */
+    void (*on_plan)(void *user, const hone_ab_cell *cell);
+    void *user;
+    volatile int *stop;    /* when *stop becomes non-zero, no new cell starts */
+} hone_ab_run_opts;
+
+typedef struct hone_ab_run_stats {
+    uint64_t cells;        /* in the spec (after --only) */
+    uint64_t todo;         /* missing (or failed, with retry_errors) when the run began */
+    uint64_t done;         /* rows written by this run */
+    uint64_t errors;       /* of those, rows holding an error */
+    uint64_t flagged[4];   /* answers with CUTOFF, OVERFLOW, REFUSAL, LANG */
+    int64_t run_id;        /* 0 for a dry run */
+    int max_in_flight;     /* the most requests seen in flight at once (any model) */
+    double seconds;
+} hone_ab_run_stats;
+
+/* Runs (or plans) the spec's missing cells into the store (st may be NULL for a dry
+ * run: every selected cell counts as missing). spec_hash may be NULL. Errors of single
+ * cells are stored, not returned; the return is an error only when the run cannot go
+ * on (a bad --only, a model that does not open, the store failing). */
+int hone_ab_run(const hone_ab_spec *s, hone_ab_store *st, const hone_ab_run_opts *o,
+                hone_ab_run_stats *stats, hone_err *err);
+
+/* The messages of a cell as sent (hone_sign_apply of the condition) into msgs[0..2): *n is 1 or 2;
+ * msgs[i].content are malloc'd (free with hone_ab_cell_messages_free). */
+int hone_ab_cell_messages(const hone_ab_spec *s, const hone_ab_cell *c, hone_chat_msg *msgs, size_t *n,
+                          hone_err *err);
+void hone_ab_cell_messages_free(hone_chat_msg *msgs, size_t n);
 
 #ifdef __cplusplus
 }

@@ -74,9 +74,11 @@ out:
 int cmd_ab(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         FILE *f = argc < 2 ? stderr : stdout;
-        fprintf(f, "usage: hone ab show SPEC --probe ID --condition ID [--model ID]\n");
+        fprintf(f, "usage: hone ab show SPEC --probe ID --condition ID [--model ID]\n"
+                   "       hone ab run SPEC [--db FILE] [--concurrency N] [--only model=ID,...] [--dry-run] ...\n");
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "show")) return ab_show(argc - 1, argv + 1);
-    return cli_usage_error("ab", "unknown subcommand '%s' (only 'show' exists yet)", argv[1]);
+    if (!strcmp(argv[1], "run")) return cmd_ab_run(argc - 1, argv + 1);
+    return cli_usage_error("ab", "unknown subcommand '%s' (show, run)", argv[1]);
 }
