@@ -313,7 +313,7 @@ double hone_stats_flip_rate(const double *pref0, const double *pref1, size_t n, 
  *              the signal compared with Answer 1 (0-10, 5 = no difference), so the
  *              condition-frame differential is the score for ord 0 and 10 - score for ord 1.
  * The probe's original prompt is shown (never the kernel-signed one). The judge samples with
- * temperature 0, top_p 1, max_tokens 512 and its model's seed.
+ * temperature 0, top_p 1, max_tokens 256 and its model's seed.
  *
  * Reply parsing (hone_ab_judge_parse), in this order; the first rule that finds a
  * candidate decides:
@@ -380,7 +380,17 @@ typedef struct hone_ab_judge_counts {
 int hone_ab_judge_run(const hone_ab_spec *s, hone_ab_store *st, const hone_ab_judge_opts *o,
                       hone_ab_judge_counts *counts, hone_err *err);
 
-/* ---- design record and metadata (src/eval/store.c) -------------------------------------
+/* The judge function over the spec's own backends (src/eval/judge_llm.c): each judge's
+ * model is opened through hone/llm.h on first use (judges on one model share it) and asked
+ * with the sampling above. Pass hone_ab_judge_llm_call as opts.call and the handle as
+ * opts.ctx. timeout_s: per request, 0 = the backend's default. */
+typedef struct hone_ab_judge_llm hone_ab_judge_llm;
+int hone_ab_judge_llm_open(hone_ab_judge_llm **out, const hone_ab_spec *s, double timeout_s, hone_err *err);
+void hone_ab_judge_llm_close(hone_ab_judge_llm *jl);
+int hone_ab_judge_llm_call(void *ctx, const hone_ab_spec *s, size_t judge, const char *prompt,
+                           char **reply, double *latency_s, hone_err *err);
+
+/* ---- design record and metadata (src/eval/store.c, design.c) -------------------------------------
  * The report reads only the store, so the design it needs (models, conditions with modes,
  * the baseline, probes with prompt, category, lang and signal, judges with labels and
  * modes, samples) is kept as JSON under meta key 'design'. `ab run` and `ab judge` write

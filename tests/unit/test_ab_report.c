@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 
 #include "testutil.h"
+#include "util/fileio.h"
 
 static json_t *fx;
 static char dir[256], db[300];
@@ -236,9 +237,122 @@ static void test_analysis(void **state) {
                   json_array_size(json_object_get(exp, "by_category")), json_array_size(json_object_get(exp, "by_lang")));
 }
 
+static char *slurp(const char *path) {
+    char *buf;
+    size_t n;
+    hone_err err = {0};
+    ASSERT_OK(hone_file_read_all(path, &buf, &n, &err), &err);
+    return buf;
+}
+
+static size_t count(const char *h, const char *needle) {
+    size_t n = 0;
+    for (const char *p = strstr(h, needle); p; p = strstr(p + 1, needle)) n++;
+    return n;
+}
+
+/* Renders a page headless; returns the number of CONSOLE lines Chromium logged, -1 if it
+ * could not run. The screenshot goes to shot (may be NULL). */
+static int chromium_console(const char *html, const char *shot, char *log_out, size_t log_n) {
+    char cmd[2048], log[512];
+    snprintf(log, sizeof log, "%s/chromium.log", dir);
+    snprintf(cmd, sizeof cmd,
+             "timeout 60 /usr/bin/chromium-headless-shell --no-sandbox --disable-gpu --enable-logging=stderr --v=0 "
+             "--user-data-dir=%s/chrome-profile --window-size=1200,2400 %s%s file://%s > %s/dom.html 2> %s",
+             dir, shot ? "--screenshot=" : "--dump-dom", shot ? shot : "", html, dir, log);
+    if (system(cmd) != 0) return -1;
+    char *t = slurp(log);
+    int n = 0;
+    for (char *line = strtok(t, "\n"); line; line = strtok(NULL, "\n"))
+        if (strstr(line, ":CONSOLE")) {
+            n++;
+            if (log_out && !log_out[0]) snprintf(log_out, log_n, "%s", line);
+        }
+    free(t);
+    return n;
+}
+
+static void test_report_files(void **state) {
+    hone_err err = {0};
+    char out[300];
+    snprintf(out, sizeof out, "%s/report/nested", dir);
+    ASSERT_OK(hone_ab_report_write(st, NULL, NULL, out, &err), &err);
+    char p[400];
+    /* results.json is the analysis */
+    snprintf(p, sizeof p, "%s/results.json", out);
+    json_error_t e;
+    json_t *rj = json_load_file(p, 0, &e);
+    assert_non_null(rj);
+    assert_true(json_equal(rj, got));
+    json_decref(rj);
+    /* results.csv: a header and one row per answer, scores as stored */
+    snprintf(p, sizeof p, "%s/results.csv", out);
+    char *csv = slurp(p);
+    size_t n_answers = json_array_size(json_object_get(fx, "answers"));
+    assert_int_equal(count(csv, "\n"), n_answers + 1);
+    static const char HDR[] = "id,model,condition,probe,category,lang,sample,score,pairwise,score_gemma3-270m,score_judge-b,"
+                              "flags,finish_reason,prompt_tokens,answer_tokens,latency_s,error\n";
+    assert_true(!strncmp(csv, HDR, strlen(HDR)));
+    assert_non_null(strstr(csv, ",HTTP 500 after 4 retries\n"));
+    free(csv);
+    /* report.md: the tables */
+    snprintf(p, sizeof p, "%s/report.md", out);
+    char *md = slurp(p);
+    assert_non_null(strstr(md, "# A/B report: synthetic-report-test"));
+    assert_non_null(strstr(md, "| model | condition | probes | mean diff | 95 % CI | Wilcoxon p | Holm p |"));
+    assert_non_null(strstr(md, "| smollm2-135m | sandwich | 12 |"));
+    assert_non_null(strstr(md, "Krippendorff's alpha (interval)"));
+    free(md);
+    /* report.html: self-contained, escaped, every answer viewable */
+    snprintf(p, sizeof p, "%s/report.html", out);
+    char *h = slurp(p);
+    assert_int_equal(count(h, "<script"), 0);
+    assert_int_equal(count(h, "http://") + count(h, "https://") + count(h, "url("), 0);
+    assert_int_equal(count(h, " src="), 0);
+    assert_int_equal(count(h, "href=\"") , count(h, "href=\"#"));
+    assert_int_equal(count(h, "<details class=\"ans\""), n_answers);
+    assert_int_equal(count(h, "<details class=\"probe\""), 12);
+    assert_true(count(h, "<svg ") >= 2 + 3); /* CI chart, heat map, 3 language panels */
+    assert_int_equal(count(h, "<b>&amp;</b>"), 0); /* answers' markup is escaped... */
+    assert_true(count(h, "&lt;b&gt;&amp;amp;&lt;/b&gt;") > 100); /* ...shown as text */
+    assert_non_null(strstr(h, "ответ 回答"));
+    assert_non_null(strstr(h, "prompt after the chat template"));
+    free(h);
+
+    /* Headless Chromium: no console message for the report; one for a control page. */
+    if (access("/usr/bin/chromium-headless-shell", X_OK)) {
+        print_message("[ SKIPPED  ] chromium-headless-shell not installed: report.html not rendered\n");
+        return;
+    }
+    char bad[400], line[512] = "";
+    snprintf(bad, sizeof bad, "%s/bad.html", dir);
+    FILE *f = fopen(bad, "w");
+    assert_non_null(f);
+    fputs("<!DOCTYPE html><html><body><p>control</p><script>undefined_function();</script></body></html>", f);
+    fclose(f);
+    int nbad = chromium_console(bad, NULL, NULL, 0);
+    if (nbad < 0) fail_msg("chromium-headless-shell did not run");
+    assert_true(nbad >= 1);
+    int n = chromium_console(p, NULL, line, sizeof line);
+    if (n != 0) fail_msg("report.html: %d console message(s), first: %s", n, line);
+    char dom[400];
+    snprintf(dom, sizeof dom, "%s/dom.html", dir);
+    char *d = slurp(dom);
+    assert_non_null(strstr(d, "Paired differential vs the baseline")); /* it rendered the page */
+    free(d);
+    const char *shot = getenv("HONE_REPORT_SCREENSHOT");
+    if (shot) {
+        assert_true(chromium_console(p, shot, NULL, 0) == 0);
+        print_message("screenshot: %s\n", shot);
+    }
+    print_message("report: html/md/csv/json checked; Chromium rendered report.html with 0 console messages "
+                  "(control page: %d)\n", nbad);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_analysis),
+        cmocka_unit_test(test_report_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
