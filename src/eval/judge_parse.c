@@ -244,7 +244,8 @@ static void rule_labelled(const char *t, cands *cs) {
             if (strncmp(p, LABELS_UTF8[i], k)) continue;
             const char *q = p + k;
             /* Cyrillic stems: skip the inflection (оценка, оценку, балла, баллов). */
-            while ((unsigned char)q[0] == 0xD0 || (unsigned char)q[0] == 0xD1) q += 2;
+            while (((unsigned char)q[0] == 0xD0 || (unsigned char)q[0] == 0xD1) && ((unsigned char)q[1] & 0xC0) == 0x80)
+                q += 2;
             labelled_at(skip_gap(q), cs);
         }
     }
