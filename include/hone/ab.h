@@ -360,6 +360,8 @@ typedef struct hone_ab_judge_opts {
     /* Called after each judgement, may be NULL. */
     void (*progress)(void *ctx, size_t done, size_t total);
     void *progress_ctx;
+    int concurrency;         /* judge calls in flight (worker threads); 0 = 1. With more
+                                than one, `call` must be thread-safe. */
 } hone_ab_judge_opts;
 
 typedef struct hone_ab_judge_counts {
@@ -383,9 +385,11 @@ int hone_ab_judge_run(const hone_ab_spec *s, hone_ab_store *st, const hone_ab_ju
 /* The judge function over the spec's own backends (src/eval/judge_llm.c): each judge's
  * model is opened through hone/llm.h on first use (judges on one model share it) and asked
  * with the sampling above. Pass hone_ab_judge_llm_call as opts.call and the handle as
- * opts.ctx. timeout_s: per request, 0 = the backend's default. */
+ * opts.ctx. timeout_s: per request, 0 = the backend's default; concurrency: requests in
+ * flight per judge model (match opts.concurrency). The call is thread-safe. */
 typedef struct hone_ab_judge_llm hone_ab_judge_llm;
-int hone_ab_judge_llm_open(hone_ab_judge_llm **out, const hone_ab_spec *s, double timeout_s, hone_err *err);
+int hone_ab_judge_llm_open(hone_ab_judge_llm **out, const hone_ab_spec *s, double timeout_s,
+                           int concurrency, hone_err *err);
 void hone_ab_judge_llm_close(hone_ab_judge_llm *jl);
 int hone_ab_judge_llm_call(void *ctx, const hone_ab_spec *s, size_t judge, const char *prompt,
                            char **reply, double *latency_s, hone_err *err);

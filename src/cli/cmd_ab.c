@@ -76,7 +76,7 @@ int cmd_ab(int argc, char **argv) {
         FILE *f = argc < 2 ? stderr : stdout;
         fprintf(f, "usage: hone ab show SPEC --probe ID --condition ID [--model ID]\n"
                    "       hone ab run SPEC [--db FILE] [--concurrency N] [--only model=ID,...] [--dry-run] ...\n"
-                   "       hone ab judge SPEC [--db FILE]\n"
+                   "       hone ab judge SPEC [--db FILE] [--concurrency N]\n"
                    "       hone ab report --db FILE --out DIR [--spec SPEC]\n");
         return argc < 2 ? 2 : 0;
     }

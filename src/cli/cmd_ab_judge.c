@@ -31,12 +31,13 @@ static void on_progress(void *u, size_t done, size_t total) {
     if (done == total) fprintf(stderr, "\n");
 }
 
-static int judge_spec(const char *db_path, hone_ab_spec *s, hone_ab_store *st, double timeout_s) {
+static int judge_spec(const char *db_path, hone_ab_spec *s, hone_ab_store *st, double timeout_s, int concurrency) {
     hone_err err = {0};
     hone_ab_judge_llm *jl;
-    if (hone_ab_judge_llm_open(&jl, s, timeout_s, &err)) return cli_fail_err(&err);
+    if (hone_ab_judge_llm_open(&jl, s, timeout_s, concurrency, &err)) return cli_fail_err(&err);
     jprog pg = {.tty = isatty(2)};
-    hone_ab_judge_opts o = {.call = hone_ab_judge_llm_call, .ctx = jl, .progress = on_progress, .progress_ctx = &pg};
+    hone_ab_judge_opts o = {.call = hone_ab_judge_llm_call, .ctx = jl, .progress = on_progress, .progress_ctx = &pg,
+                            .concurrency = concurrency};
     hone_ab_judge_counts c;
     int rc = hone_ab_judge_run(s, st, &o, &c, &err);
     hone_ab_judge_llm_close(jl);
@@ -54,30 +55,37 @@ int cli_ab_judge_after_run(const char *spec_path, const char *db_path, hone_ab_s
         if (hone_ab_store_put_design(store, spec, &err)) return cli_fail_err(&err);
         return 0;
     }
-    return judge_spec(db_path, spec, store, 0);
+    return judge_spec(db_path, spec, store, 0, 1);
 }
 
 static void judge_usage(FILE *f) {
-    fprintf(f, "usage: hone ab judge SPEC [--db FILE] [--timeout SECONDS]\n\n"
+    fprintf(f, "usage: hone ab judge SPEC [--db FILE] [--concurrency N] [--timeout SECONDS]\n\n"
                "Grades every stored answer with the spec's judges (score: 0-10 per answer; pairwise:\n"
                "baseline vs condition, both orders). Judgements already scored are kept; missing ones\n"
                "(unparsable reply, failed call) are retried. --db defaults to SPEC with .db.\n"
+               "--concurrency N keeps N judge requests in flight (server judges).\n"
                "Exit status 3 when some judgements are still missing.\n");
 }
 
 int cmd_ab_judge(int argc, char **argv) {
     const char *spec_path = NULL, *db = NULL;
     double timeout = 0;
+    int conc = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             judge_usage(stdout);
             return 0;
         }
-        if (!strcmp(a, "--db") || !strcmp(a, "--timeout")) {
+        if (!strcmp(a, "--db") || !strcmp(a, "--timeout") || !strcmp(a, "--concurrency") || !strcmp(a, "-j")) {
             if (i + 1 >= argc) return cli_usage_error("ab judge", "%s needs a value", a);
             if (!strcmp(a, "--db")) {
                 db = argv[++i];
+            } else if (strcmp(a, "--timeout")) {
+                char *end;
+                long x = strtol(argv[++i], &end, 10);
+                if (*end || x < 1 || x > 1024) return cli_usage_error("ab judge", "%s: expected an integer 1-1024", a);
+                conc = (int)x;
             } else {
                 char *end;
                 timeout = strtod(argv[++i], &end);
@@ -106,7 +114,7 @@ int cmd_ab_judge(int argc, char **argv) {
         rc = cli_fail_err(&err);
     } else {
         if (!s->n_judges) fprintf(stderr, "hone ab judge: %s has no judges\n", spec_path);
-        rc = judge_spec(db, s, st, timeout);
+        rc = judge_spec(db, s, st, timeout, conc);
     }
     hone_ab_store_close(st);
     hone_ab_spec_free(s);

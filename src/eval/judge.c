@@ -7,9 +7,12 @@
  * judgements recorded as missing. Each judgement is asked through the caller's function
  * (hone_ab_judge_fn; judge_llm.c gives the one over hone/llm.h), parsed by
  * hone_ab_judge_parse, and written in its own transaction: score, or NULL with the raw
- * reply and the reason. Prompt layout and parsing rules: hone/ab.h.
+ * reply and the reason. With opts.concurrency > 1, that many worker threads share the
+ * list (the judge function must then be thread-safe; judge_llm.c's is). Prompt layout and
+ * parsing rules: hone/ab.h.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +230,88 @@ static int build_work(const hone_ab_spec *s, hone_ab_store *st, char **labels, w
 
 /* ---- running ---------------------------------------------------------------------------- */
 
+/* The workers share the list: each takes the next task, asks, parses and stores it; the
+ * counters, the run of consecutive failures and the progress callback are under `mu`. */
+typedef struct jrun {
+    const hone_ab_spec *s;
+    hone_ab_store *st;
+    const hone_ab_judge_opts *o;
+    const work *w;
+    char **labels;
+    hone_ab_judge_counts *cnt;
+    pthread_mutex_t mu;
+    size_t next, done;
+    int fails, max_fail, stop, rc;
+    hone_err err;
+} jrun;
+
+static void jrun_fail(jrun *r, int rc, const hone_err *e) { /* under mu */
+    if (!r->rc) {
+        r->rc = rc;
+        r->err = *e;
+    }
+    r->stop = 1;
+}
+
+static void *judge_worker(void *arg) {
+    jrun *r = arg;
+    const hone_ab_spec *s = r->s;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        if (r->stop || r->next == r->w->n) {
+            pthread_mutex_unlock(&r->mu);
+            return NULL;
+        }
+        const task *t = &r->w->t[r->next++];
+        pthread_mutex_unlock(&r->mu);
+        const hone_ab_judge *jd = &s->judges[t->judge];
+        const hone_ab_probe *p = &s->probes[t->probe];
+        const hone_ab_answer *a = &r->w->ans[t->a], *b = t->pairwise ? &r->w->ans[t->b] : NULL;
+        char *prompt = t->pairwise ? hone_ab_judge_prompt_pairwise(jd->rubric, p, t->ord ? b->answer : a->answer,
+                                                                    t->ord ? a->answer : b->answer)
+                                   : hone_ab_judge_prompt_score(jd->rubric, p, a->answer);
+        hone_err e = {0};
+        if (!prompt) {
+            hone_err_set(&e, HONE_ENOMEM, "judge: out of memory");
+            pthread_mutex_lock(&r->mu);
+            jrun_fail(r, HONE_ENOMEM, &e);
+            pthread_mutex_unlock(&r->mu);
+            return NULL;
+        }
+        char *reply = NULL;
+        double lat = 0, score = NAN;
+        hone_err ce = {0};
+        int called = r->o->call(r->o->ctx, s, t->judge, prompt, &reply, &lat, &ce);
+        int crc = called;
+        if (crc == HONE_OK) crc = hone_ab_judge_parse(reply, &score, &ce);
+        else if (!ce.msg[0]) snprintf(ce.msg, sizeof ce.msg, "judge call failed (%d)", crc);
+        hone_ab_judgement jg = {
+            .run_id = r->o->run_id, .judge = r->labels[t->judge], .kind = t->pairwise ? "pairwise" : "score",
+            .answer_a = a->id, .answer_b = b ? b->id : 0, .ord = t->ord, .prompt = prompt, .raw = reply,
+            .score = crc == HONE_OK ? score : NAN, .error = crc == HONE_OK ? NULL : ce.msg, .latency_s = lat,
+        };
+        int rc = hone_ab_store_put_judgement(r->st, &jg, 1, NULL, &e);
+        free(prompt);
+        free(reply);
+        pthread_mutex_lock(&r->mu);
+        if (rc) {
+            jrun_fail(r, rc, &e);
+        } else {
+            if (crc == HONE_OK) r->cnt->scored++;
+            else r->cnt->missing++;
+            r->fails = called == HONE_OK ? 0 : r->fails + 1;
+            r->done++;
+            if (r->o->progress) r->o->progress(r->o->progress_ctx, r->done, r->w->n);
+            if (r->fails >= r->max_fail) {
+                hone_err_set(&e, HONE_EIO, "judge %s: %d calls failed in a row, stopping (last: %s)",
+                             r->labels[t->judge], r->fails, ce.msg);
+                jrun_fail(r, HONE_EIO, &e);
+            }
+        }
+        pthread_mutex_unlock(&r->mu);
+    }
+}
+
 int hone_ab_judge_run(const hone_ab_spec *s, hone_ab_store *st, const hone_ab_judge_opts *o,
                       hone_ab_judge_counts *counts, hone_err *err) {
     hone_ab_judge_counts cnt = {0};
@@ -246,49 +331,23 @@ int hone_ab_judge_run(const hone_ab_spec *s, hone_ab_store *st, const hone_ab_ju
     if ((rc = load_answers(s, st, &w, err))) goto out;
     if ((rc = build_work(s, st, labels, &w, &cnt, err))) goto out;
 
-    int max_fail = o->max_consecutive_failures > 0 ? o->max_consecutive_failures : 5;
-    int fails = 0;
-    for (size_t k = 0; k < w.n; k++) {
-        const task *t = &w.t[k];
-        const hone_ab_judge *jd = &s->judges[t->judge];
-        const hone_ab_probe *p = &s->probes[t->probe];
-        const hone_ab_answer *a = &w.ans[t->a], *b = t->pairwise ? &w.ans[t->b] : NULL;
-        char *prompt = t->pairwise ? hone_ab_judge_prompt_pairwise(jd->rubric, p, t->ord ? b->answer : a->answer,
-                                                                    t->ord ? a->answer : b->answer)
-                                   : hone_ab_judge_prompt_score(jd->rubric, p, a->answer);
-        if (!prompt) {
-            rc = hone_err_set(err, HONE_ENOMEM, "judge: out of memory");
-            goto out;
-        }
-        char *reply = NULL;
-        double lat = 0, score = NAN;
-        hone_err ce = {0};
-        int crc = o->call(o->ctx, s, t->judge, prompt, &reply, &lat, &ce);
-        if (crc == HONE_OK) {
-            fails = 0;
-            crc = hone_ab_judge_parse(reply, &score, &ce);
-        } else {
-            fails++;
-            if (!ce.msg[0]) snprintf(ce.msg, sizeof ce.msg, "judge call failed (%d)", crc);
-        }
-        hone_ab_judgement jg = {
-            .run_id = o->run_id, .judge = labels[t->judge], .kind = t->pairwise ? "pairwise" : "score",
-            .answer_a = a->id, .answer_b = b ? b->id : 0, .ord = t->ord, .prompt = prompt, .raw = reply,
-            .score = crc == HONE_OK ? score : NAN, .error = crc == HONE_OK ? NULL : ce.msg, .latency_s = lat,
-        };
-        rc = hone_ab_store_put_judgement(st, &jg, 1, NULL, err);
-        free(prompt);
-        free(reply);
-        if (rc) goto out;
-        if (crc == HONE_OK) cnt.scored++;
-        else cnt.missing++;
-        if (o->progress) o->progress(o->progress_ctx, k + 1, w.n);
-        if (fails >= max_fail) {
-            rc = hone_err_set(err, HONE_EIO, "judge %s: %d calls failed in a row, stopping (last: %s)",
-                              labels[t->judge], fails, ce.msg);
-            goto out;
-        }
+    jrun r = {.s = s, .st = st, .o = o, .w = &w, .labels = labels, .cnt = &cnt,
+              .max_fail = o->max_consecutive_failures > 0 ? o->max_consecutive_failures : 5};
+    pthread_mutex_init(&r.mu, NULL);
+    size_t nt = o->concurrency > 1 ? (size_t)o->concurrency : 1;
+    if (nt > w.n) nt = w.n ? w.n : 1;
+    pthread_t *th = nt > 1 ? calloc(nt, sizeof *th) : NULL;
+    size_t started = 0;
+    for (size_t i = 0; th && i < nt; i++) {
+        if (pthread_create(&th[i], NULL, judge_worker, &r)) break;
+        started++;
     }
+    if (!started) judge_worker(&r); /* one worker, or threads unavailable: this thread */
+    for (size_t i = 0; i < started; i++) pthread_join(th[i], NULL);
+    free(th);
+    pthread_mutex_destroy(&r.mu);
+    rc = r.rc;
+    if (rc && err) *err = r.err;
 out:
     if (counts) *counts = cnt;
     work_free(&w);

@@ -2,10 +2,12 @@
  *
  * A judge's model (a model under test, or an inline judge model) is opened through
  * hone/llm.h the first time that judge is asked, and shared by every judge on the same
- * model. Each judgement is one user message (the prompt built by judge.c), sent with
+ * model (opening is serialised; the calls themselves may run from several threads, as
+ * hone_llm_chat allows). Each judgement is one user message (the prompt built by judge.c), sent with
  * temperature 0, top_p 1, at most 256 tokens and the model's own seed, so a judge is as
  * repeatable as its backend allows.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,11 +16,14 @@
 struct hone_ab_judge_llm {
     const hone_ab_spec *s;
     double timeout_s;
+    int concurrency;
+    pthread_mutex_t mu; /* opening models */
     hone_llm **llm; /* one per judge; judges on the same spec model share one */
     int *owner;     /* 1 where llm[j] was opened for judge j (closed once) */
 };
 
-int hone_ab_judge_llm_open(hone_ab_judge_llm **out, const hone_ab_spec *s, double timeout_s, hone_err *err) {
+int hone_ab_judge_llm_open(hone_ab_judge_llm **out, const hone_ab_spec *s, double timeout_s, int concurrency,
+                           hone_err *err) {
     *out = NULL;
     hone_ab_judge_llm *jl = calloc(1, sizeof *jl);
     if (!jl || !(jl->llm = calloc(s->n_judges + 1, sizeof *jl->llm)) ||
@@ -29,6 +34,8 @@ int hone_ab_judge_llm_open(hone_ab_judge_llm **out, const hone_ab_spec *s, doubl
     }
     jl->s = s;
     jl->timeout_s = timeout_s;
+    jl->concurrency = concurrency > 0 ? concurrency : 1;
+    pthread_mutex_init(&jl->mu, NULL);
     *out = jl;
     return HONE_OK;
 }
@@ -37,6 +44,7 @@ void hone_ab_judge_llm_close(hone_ab_judge_llm *jl) {
     if (!jl) return;
     for (size_t j = 0; j < jl->s->n_judges; j++)
         if (jl->owner[j]) hone_llm_close(jl->llm[j]);
+    pthread_mutex_destroy(&jl->mu);
     free(jl->llm);
     free(jl->owner);
     free(jl);
@@ -59,7 +67,7 @@ static int open_judge(hone_ab_judge_llm *jl, size_t j, hone_err *err) {
     hone_llm_opts lo = {.kind = m->backend == HONE_AB_LOCAL ? HONE_LLM_LOCAL
                                 : m->backend == HONE_AB_OLLAMA ? HONE_LLM_OLLAMA : HONE_LLM_OPENAI,
                         .path = m->path, .adapter = m->adapter, .name = m->name, .url = m->url, .api_key = key,
-                        .num_ctx = m->num_ctx, .timeout_s = jl->timeout_s, .concurrency = 1};
+                        .num_ctx = m->num_ctx, .timeout_s = jl->timeout_s, .concurrency = jl->concurrency};
     int rc = hone_llm_open(&jl->llm[j], &lo, err);
     if (rc) return hone_err_prefix(err, "judge %zu (model '%s'): ", j, m->id ? m->id : "inline"), rc;
     jl->owner[j] = 1;
@@ -71,8 +79,10 @@ int hone_ab_judge_llm_call(void *ctx, const hone_ab_spec *s, size_t judge, const
     hone_ab_judge_llm *jl = ctx;
     *reply = NULL;
     if (judge >= s->n_judges) return hone_err_set(err, HONE_EARG, "judge: index %zu out of range", judge);
-    int rc;
-    if (!jl->llm[judge] && (rc = open_judge(jl, judge, err))) return rc;
+    pthread_mutex_lock(&jl->mu);
+    int rc = jl->llm[judge] ? HONE_OK : open_judge(jl, judge, err);
+    pthread_mutex_unlock(&jl->mu);
+    if (rc) return rc;
     hone_chat_msg msg = {.role = "user", .content = prompt};
     hone_llm_request req = {.msgs = &msg, .n_msgs = 1, .temperature = 0, .top_p = 1, .max_tokens = 256,
                             .seed = judge_model(s, judge)->sampling.seed};

@@ -13,17 +13,18 @@ second retries exactly the missing ones (one request each), exits 0, no duplicat
 a third sends nothing. `ab report` then gives the means the replies imply exactly: baseline
 3, signed 8, differential +5 (4 wins of 4 probes, exact Wilcoxon p = 2/16), pairwise 8.5 (ord 0: 9;
 ord 1: 10 - 2), order-flip rate 0; report.html has no script and every answer. Finally
-`ab run` without --no-judge judges a fresh store through the run's judging hook.
+`ab run` without --no-judge judges a fresh store through the run's judging hook, and
+`ab judge --concurrency 4` keeps 2-4 requests in flight (the server counts them).
 Exit status non-zero on any mismatch.
 """
-import hashlib, json, os, shutil, sqlite3, subprocess, sys, tempfile, threading
+import hashlib, json, os, shutil, sqlite3, subprocess, sys, tempfile, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 HONE = os.path.join(ROOT, "build", "hone")
 KERNEL = "KERNEL-MARKER: be honest and kind."
 
-state = {"flaky": False, "judge_calls": 0, "answer_calls": 0}
+state = {"flaky": False, "judge_calls": 0, "answer_calls": 0, "delay": 0.0, "in_flight": 0, "max_in_flight": 0}
 lock = threading.Lock()
 
 
@@ -65,7 +66,13 @@ class Fake(BaseHTTPRequestHandler):
     def do_POST(self):
         req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         content = req["messages"][-1]["content"]
+        with lock:
+            state["in_flight"] += 1
+            state["max_in_flight"] = max(state["max_in_flight"], state["in_flight"])
+        time.sleep(state["delay"])
         text = reply_for(content)
+        with lock:
+            state["in_flight"] -= 1
         self.send({"model": req["model"], "message": {"role": "assistant", "content": text}, "done": True,
                    "done_reason": "stop", "prompt_eval_count": 40, "eval_count": 12})
 
@@ -159,6 +166,16 @@ judges:
         n = sqlite3.connect(db2).execute("SELECT count(*), sum(score IS NOT NULL) FROM judgements").fetchone()
         assert n == (total, total) and state["judge_calls"] == total, (n, state)
         print(f"ab run without --no-judge: {total} judgements through the hook")
+
+        # `ab judge --concurrency 4` keeps several judge requests in flight
+        db3 = os.path.join(d, "third.db")
+        run("ab", "run", sp, "--db", db3, "--no-judge")
+        state.update(judge_calls=0, max_in_flight=0, delay=0.05)
+        run("ab", "judge", sp, "--db", db3, "--concurrency", "4")
+        n = sqlite3.connect(db3).execute("SELECT count(*), sum(score IS NOT NULL) FROM judgements").fetchone()
+        assert n == (total, total) and state["judge_calls"] == total, (n, state)
+        assert 2 <= state["max_in_flight"] <= 4, state
+        print(f"ab judge --concurrency 4: {total} judgements, at most {state['max_in_flight']} requests in flight")
     finally:
         srv.shutdown()
         shutil.rmtree(d, ignore_errors=True)

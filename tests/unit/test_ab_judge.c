@@ -9,8 +9,11 @@
  *      unparsable; they must be stored as missing (score NULL, raw and error kept, never a
  *      default), the second pass must retry exactly those, the third must do nothing.
  *      Pairwise judgements come in both orders with the answers swapped in the prompt.
+ *   3. A judge that always fails stops the run after max_consecutive_failures; four workers
+ *      write every judgement once, with the right scores, and their calls overlap.
  */
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 
@@ -367,11 +370,96 @@ static void test_give_up(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* Several workers: every judgement written once, scores right, calls overlap. */
+typedef struct conc {
+    pthread_mutex_t mu;
+    int in_flight, max_in_flight;
+    size_t calls;
+} conc;
+
+static int conc_call(void *ctx, const hone_ab_spec *s, size_t judge, const char *prompt, char **reply,
+                     double *lat, hone_err *err) {
+    conc *c = ctx;
+    pthread_mutex_lock(&c->mu);
+    c->calls++;
+    if (++c->in_flight > c->max_in_flight) c->max_in_flight = c->in_flight;
+    pthread_mutex_unlock(&c->mu);
+    usleep(3000);
+    char buf[64];
+    if (strstr(prompt, "=== Answer 1 ===")) {
+        const char *a2 = strstr(prompt, "=== Answer 2 ===\n") + 17;
+        snprintf(buf, sizeof buf, "{\"score\": %d}", a2[0] == 'S' ? 9 : 2);
+    } else {
+        const char *a = strstr(prompt, "=== Answer ===\n") + 15;
+        snprintf(buf, sizeof buf, "Score: %d", a[0] == 'S' ? 8 : 3);
+    }
+    *reply = strdup(buf);
+    *lat = 0.003;
+    pthread_mutex_lock(&c->mu);
+    c->in_flight--;
+    pthread_mutex_unlock(&c->mu);
+    return HONE_OK;
+}
+
+static void test_concurrent(void **state) {
+    snprintf(dir, sizeof dir, "/tmp/hone-test-judge3-%ld", (long)getpid());
+    mkdir(dir, 0700);
+    write_file("k.txt", "Be honest.\n");
+    write_file("score.txt", "Grade.\n");
+    write_file("pair.txt", "Compare.\n");
+    write_file("p.jsonl", "{\"id\": \"q1\", \"prompt\": \"Q\", \"category\": \"c\", \"lang\": \"en\", \"signal\": \"s\"}\n"
+                          "{\"id\": \"q2\", \"prompt\": \"R\", \"category\": \"c\", \"lang\": \"ru\", \"signal\": \"s\"}\n");
+    hone_err err = {0};
+    hone_ab_spec *s;
+    ASSERT_OK(hone_ab_spec_load_mem(&s, SPEC, strlen(SPEC), "judge.yaml", dir, &err), &err);
+    char db[300];
+    snprintf(db, sizeof db, "%s/ab.db", dir);
+    hone_ab_store *st;
+    ASSERT_OK(hone_ab_store_open(&st, db, &err), &err);
+    for (uint64_t i = 0; i < hone_ab_spec_n_cells(s); i++) {
+        hone_ab_cell c;
+        ASSERT_OK(hone_ab_spec_cell(s, i, &c, &err), &err);
+        hone_ab_answer a = {.model = s->models[c.model].id, .condition = s->conditions[c.condition].id,
+                            .probe = s->probes[c.probe].id, .sample = c.sample, .messages_json = "[]",
+                            .params_json = "{}", .answer = c.condition ? "Signed" : "plain"};
+        ASSERT_OK(hone_ab_store_put_answer(st, &a, 0, NULL, &err), &err);
+    }
+    conc c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    hone_ab_judge_opts o = {.call = conc_call, .ctx = &c, .concurrency = 4};
+    hone_ab_judge_counts cnt;
+    ASSERT_OK(hone_ab_judge_run(s, st, &o, &cnt, &err), &err);
+    /* 2 models x 3 conditions x 2 probes x 2 samples = 24 answers; 16 pairs x 2 orders */
+    assert_int_equal(cnt.total, 24 + 32);
+    assert_int_equal(cnt.scored, 56);
+    assert_int_equal(c.calls, 56);
+    assert_true(c.max_in_flight >= 2 && c.max_in_flight <= 4);
+    sqlite3 *q;
+    assert_int_equal(sqlite3_open(db, &q), SQLITE_OK);
+    sqlite3_stmt *stmt;
+    assert_int_equal(sqlite3_prepare_v2(q, "SELECT count(*), sum(j.kind='score' AND j.score = (CASE a.condition WHEN 'base'"
+                                           " THEN 3 ELSE 8 END)), sum(j.kind='pairwise' AND j.score = (CASE j.ord WHEN 0"
+                                           " THEN 9 ELSE 2 END)) FROM judgements j JOIN answers a ON a.id=j.answer_a",
+                                        -1, &stmt, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(stmt, 0), 56);
+    assert_int_equal(sqlite3_column_int(stmt, 1), 24);
+    assert_int_equal(sqlite3_column_int(stmt, 2), 32);
+    sqlite3_finalize(stmt);
+    sqlite3_close(q);
+    print_message("concurrency 4: 56 judgements, at most %d calls in flight\n", c.max_in_flight);
+    hone_ab_store_close(st);
+    hone_ab_spec_free(s);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_run),
         cmocka_unit_test(test_give_up),
+        cmocka_unit_test(test_concurrent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
