@@ -31,6 +31,7 @@ int cmd_ab_report(int argc, char **argv);
  * status (the error printed). */
 int cli_ab_judge_after_run(const char *spec_path, const char *db_path, hone_ab_spec *spec,
                            hone_ab_store *store);
+int cmd_serve(int argc, char **argv);
 
 /* Prints "hone: MSG" to stderr and returns the exit status 1. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

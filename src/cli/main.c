@@ -13,6 +13,7 @@ static const cli_command COMMANDS[] = {
     {"bench", cmd_bench, "prompt-processing and generation speed, like llama-bench"},
     {"ab", cmd_ab, "A/B experiments on kernels: run, judge, report, show"},
     {"export-adapter", cmd_export_adapter, "convert a LoRA adapter folder between mlx-lm's and PEFT's layouts"},
+    {"serve", cmd_serve, "OpenAI- and Ollama-compatible HTTP server: one model, several adapters, batched"},
     {"inspect", cmd_inspect, "show a model's architecture, metadata and tensors (GGUF, HF folder, ollama:NAME)"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

@@ -177,8 +177,8 @@ size_t llm_messages_codepoints(const hone_chat_msg *msgs, size_t n) {
     return cp;
 }
 
-int llm_overflow_rule(int64_t prompt_count, int64_t num_ctx, size_t codepoints) {
+int llm_overflow_rule(int64_t prompt_count, int64_t num_ctx, size_t codepoints, size_t n_msgs) {
     if (prompt_count < 0) return -1;
     if (num_ctx > 0 && prompt_count >= num_ctx) return 1;
-    return (uint64_t)prompt_count < codepoints / 6 ? 1 : 0;
+    return (uint64_t)prompt_count < (codepoints + 5) / 6 + n_msgs ? 1 : 0;
 }

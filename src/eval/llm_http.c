@@ -231,7 +231,7 @@ int llm_with_retries(hone_llm *l, llm_attempt_fn fn, void *ctx, hone_llm_result 
         res->http_status = (int)status;
         if (!rc) return HONE_OK;
         if (!transient || k >= l->max_retries) {
-            if (k > 0) hone_err_prefix(err, "after %d attempts: ", k + 1);
+            if (k > 0) hone_err_prefix(err, "after %d attempts", k + 1);
             return rc;
         }
         sleep_s(llm_backoff_s(k + 1, ra, &rng));

@@ -37,6 +37,13 @@ int llm_local_open(hone_llm *l, const hone_llm_opts *o, hone_err *err);
 int llm_ollama_open(hone_llm *l, const hone_llm_opts *o, hone_err *err);
 int llm_openai_open(hone_llm *l, const hone_llm_opts *o, hone_err *err);
 
+/* The response parsers alone (fuzzing, tests): a body as the backend reads it, non-streaming
+ * (the whole object) or streaming (JSON lines / SSE), in two pieces split at `split` as if
+ * received in two reads. Fills res as hone_llm_chat would (text, token counts, finish
+ * reason); an error leaves res->text NULL. */
+int llm_ollama_parse(const char *data, size_t len, int stream, size_t split, hone_llm_result *res, hone_err *err);
+int llm_openai_parse(const char *data, size_t len, int stream, size_t split, hone_llm_result *res, hone_err *err);
+
 /* ---- HTTP (llm_http.c) ---------------------------------------------------------------- */
 
 /* Receives the body as it arrives (streaming parsers); return non-zero to abort. */
@@ -94,10 +101,12 @@ size_t llm_messages_codepoints(const hone_chat_msg *msgs, size_t n);
 /* The servers' overflow rule, from the prompt token count the server reports (< 0:
  * unknown -> -1): 1 when it is >= num_ctx (a prompt truncated to the context fills it;
  * num_ctx 0 = unknown, not checked) or below the least the messages could take,
- * codepoints / 6 (no tokenizer hone knows averages more than ~5 characters a token over
- * prose, fewer for Cyrillic and CJK, so fewer tokens means the server cut the prompt);
- * else 0. */
-int llm_overflow_rule(int64_t prompt_count, int64_t num_ctx, size_t codepoints);
+ * ceil(codepoints / 6) + n_msgs (no tokenizer hone knows averages more than ~5 characters
+ * a token over prose, fewer over Cyrillic and CJK, and every chat template spends at
+ * least one token per message on its markers), so fewer tokens means the server cut the
+ * prompt; else 0. It catches the known trap (a long kernel silently cut to num_ctx), not
+ * a cut of a few tokens. */
+int llm_overflow_rule(int64_t prompt_count, int64_t num_ctx, size_t codepoints, size_t n_msgs);
 
 /* ---- sha256 (llm_sha256.c) ----------------------------------------------------------- */
 /* The SHA-256 of a file as 64 lowercase hex digits + NUL. */

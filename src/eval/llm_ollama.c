@@ -112,6 +112,32 @@ static int oll_on_body(void *u, const char *data, size_t len) {
     return 0;
 }
 
+/* The end of the body: the whole object (non-streaming), or a stream's last line without a
+ * newline and the check that the done line came (else the stream was cut: transient). */
+static int oll_end(oll_ctx *c, const char *body, size_t len, int *transient) {
+    if (!c->stream) return oll_take(c, body, len, 0);
+    int rc = c->line.n ? oll_line(c, c->line.p, c->line.n, c->offset) : HONE_OK;
+    if (!rc && !c->done) {
+        *transient = 1;
+        rc = hone_err_set(c->err, HONE_EIO, "%s: the stream ended before its \"done\": true line (cut after %zu bytes)",
+                          c->url, c->offset + c->line.n);
+    }
+    return rc;
+}
+
+/* Moves the parsed answer into res. */
+static int oll_result(oll_ctx *c, int64_t max_tokens, hone_llm_result *res) {
+    if (!c->text.p && llm_buf_add(&c->text, "", 0)) return hone_err_set(c->err, HONE_ENOMEM, "llm: out of memory");
+    res->text = c->text.p;
+    c->text.p = NULL;
+    res->prompt_tokens = c->prompt_eval_count;
+    res->answer_tokens = c->eval_count;
+    const char *fr = c->done_reason[0] ? c->done_reason
+                   : max_tokens > 0 && c->eval_count >= max_tokens ? "length" : "stop";
+    snprintf(res->finish_reason, sizeof res->finish_reason, "%s", fr);
+    return HONE_OK;
+}
+
 static int oll_attempt(hone_llm *l, void *u, int *transient, double *ra, long *status, hone_err *err) {
     oll_ctx *c = u;
     oll_reset(c);
@@ -121,16 +147,28 @@ static int oll_attempt(hone_llm *l, void *u, int *transient, double *ra, long *s
     *status = r.status;
     *ra = r.retry_after_s;
     *transient = r.transient;
-    if (!rc && !c->stream) rc = oll_take(c, r.body, r.body_len, 0);
-    if (!rc && c->stream) {
-        if (c->line.n) rc = oll_line(c, c->line.p, c->line.n, c->offset); /* no final newline */
-        if (!rc && !c->done) {
-            *transient = 1;
-            rc = hone_err_set(err, HONE_EIO, "%s: the stream ended before its \"done\": true line (cut after %zu bytes)",
-                              c->url, c->offset + c->line.n);
-        }
-    }
+    if (!rc) rc = oll_end(c, r.body, r.body_len, transient);
     llm_http_resp_free(&r);
+    return rc;
+}
+
+int llm_ollama_parse(const char *data, size_t len, int stream, size_t split, hone_llm_result *res, hone_err *err) {
+    memset(res, 0, sizeof *res);
+    res->prompt_tokens = res->answer_tokens = -1;
+    res->prompt_overflow = -1;
+    oll_ctx c = {.url = "(response)", .stream = stream};
+    oll_reset(&c);
+    c.err = err;
+    int transient = 0, rc = HONE_OK;
+    if (stream) {
+        if (split > len) split = len;
+        if (oll_on_body(&c, data, split) || oll_on_body(&c, data + split, len - split))
+            rc = err->code ? err->code : HONE_EFORMAT;
+    }
+    if (!rc) rc = oll_end(&c, data, len, &transient);
+    if (!rc) rc = oll_result(&c, 0, res);
+    if (rc) strcpy(res->finish_reason, "error");
+    oll_reset(&c);
     return rc;
 }
 
@@ -155,20 +193,10 @@ static int ollama_chat(hone_llm *l, const hone_llm_request *req, hone_llm_result
     c.url = url;
     int rc = c.body && url ? llm_with_retries(l, oll_attempt, &c, res, err)
                            : hone_err_set(err, HONE_ENOMEM, "llm: out of memory");
-    if (!rc) {
-        if (!c.text.p && llm_buf_add(&c.text, "", 0)) rc = hone_err_set(err, HONE_ENOMEM, "llm: out of memory");
-    }
-    if (!rc) {
-        res->text = c.text.p;
-        c.text.p = NULL;
-        res->prompt_tokens = c.prompt_eval_count;
-        res->answer_tokens = c.eval_count;
-        const char *fr = c.done_reason[0] ? c.done_reason
-                       : req->max_tokens > 0 && c.eval_count >= req->max_tokens ? "length" : "stop";
-        snprintf(res->finish_reason, sizeof res->finish_reason, "%s", fr);
+    if (!rc) rc = oll_result(&c, req->max_tokens, res);
+    if (!rc)
         res->prompt_overflow = llm_overflow_rule(c.prompt_eval_count, l->num_ctx,
-                                                 llm_messages_codepoints(req->msgs, req->n_msgs));
-    }
+                                                 llm_messages_codepoints(req->msgs, req->n_msgs), req->n_msgs);
     oll_reset(&c);
     free(c.body);
     free(url);
@@ -197,7 +225,7 @@ static char *ollama_digest(hone_llm *l) {
             const char *nm = json_string_value(json_object_get(m, "name"));
             if (!nm) nm = json_string_value(json_object_get(m, "model"));
             const char *dg = json_string_value(json_object_get(m, "digest"));
-            if (!nm || !dg) continue;
+            if (!nm || !dg || !*dg) continue; /* hone serve reports an empty digest */
             int same = !strcmp(nm, l->name) ||
                        (!strchr(l->name, ':') && !strncmp(nm, l->name, nl) && !strcmp(nm + nl, ":latest"));
             if (same) out = strdup(dg);

@@ -135,6 +135,29 @@ static int oai_on_body(void *u, const char *data, size_t len) {
     return 0;
 }
 
+/* The end of the body: the whole object, or a stream's last line and the check that it
+ * was not cut (neither [DONE] nor a finish_reason: transient). */
+static int oai_end(oai_ctx *c, const char *body, size_t len, int *transient) {
+    if (!c->stream) return oai_take(c, body, len, 0, 0);
+    int rc = c->line.n ? oai_line(c, c->line.p, c->line.n, c->offset) : HONE_OK;
+    if (!rc && !c->done && !c->got_finish) {
+        *transient = 1;
+        rc = hone_err_set(c->err, HONE_EIO, "%s: the stream ended before [DONE] (cut after %zu bytes)", c->url,
+                          c->offset + c->line.n);
+    }
+    return rc;
+}
+
+static int oai_result(oai_ctx *c, hone_llm_result *res) {
+    if (!c->text.p && llm_buf_add(&c->text, "", 0)) return hone_err_set(c->err, HONE_ENOMEM, "llm: out of memory");
+    res->text = c->text.p;
+    c->text.p = NULL;
+    res->prompt_tokens = c->prompt_tokens;
+    res->answer_tokens = c->completion_tokens;
+    snprintf(res->finish_reason, sizeof res->finish_reason, "%s", c->finish[0] ? c->finish : "stop");
+    return HONE_OK;
+}
+
 static int oai_attempt(hone_llm *l, void *u, int *transient, double *ra, long *status, hone_err *err) {
     oai_ctx *c = u;
     oai_reset(c);
@@ -149,16 +172,28 @@ static int oai_attempt(hone_llm *l, void *u, int *transient, double *ra, long *s
          * "context_length_exceeded" / "maximum context length" */
         if (strcasestr(r.body, "context")) c->overflow = 1;
     }
-    if (!rc && !c->stream) rc = oai_take(c, r.body, r.body_len, 0, 0);
-    if (!rc && c->stream) {
-        if (c->line.n) rc = oai_line(c, c->line.p, c->line.n, c->offset);
-        if (!rc && !c->done && !c->got_finish) {
-            *transient = 1;
-            rc = hone_err_set(err, HONE_EIO, "%s: the stream ended before [DONE] (cut after %zu bytes)", c->url,
-                              c->offset + c->line.n);
-        }
-    }
+    if (!rc) rc = oai_end(c, r.body, r.body_len, transient);
     llm_http_resp_free(&r);
+    return rc;
+}
+
+int llm_openai_parse(const char *data, size_t len, int stream, size_t split, hone_llm_result *res, hone_err *err) {
+    memset(res, 0, sizeof *res);
+    res->prompt_tokens = res->answer_tokens = -1;
+    res->prompt_overflow = -1;
+    oai_ctx c = {.url = "(response)", .stream = stream};
+    oai_reset(&c);
+    c.err = err;
+    int transient = 0, rc = HONE_OK;
+    if (stream) {
+        if (split > len) split = len;
+        if (oai_on_body(&c, data, split) || oai_on_body(&c, data + split, len - split))
+            rc = err->code ? err->code : HONE_EFORMAT;
+    }
+    if (!rc) rc = oai_end(&c, data, len, &transient);
+    if (!rc) rc = oai_result(&c, res);
+    if (rc) strcpy(res->finish_reason, "error");
+    oai_reset(&c);
     return rc;
 }
 
@@ -178,15 +213,10 @@ static int openai_chat(hone_llm *l, const hone_llm_request *req, hone_llm_result
     c.url = url;
     int rc = c.body && url ? llm_with_retries(l, oai_attempt, &c, res, err)
                            : hone_err_set(err, HONE_ENOMEM, "llm: out of memory");
-    if (!rc && !c.text.p && llm_buf_add(&c.text, "", 0)) rc = hone_err_set(err, HONE_ENOMEM, "llm: out of memory");
+    if (!rc) rc = oai_result(&c, res);
     if (!rc) {
-        res->text = c.text.p;
-        c.text.p = NULL;
-        res->prompt_tokens = c.prompt_tokens;
-        res->answer_tokens = c.completion_tokens;
-        snprintf(res->finish_reason, sizeof res->finish_reason, "%s", c.finish[0] ? c.finish : "stop");
         res->prompt_overflow = llm_overflow_rule(c.prompt_tokens, l->num_ctx,
-                                                 llm_messages_codepoints(req->msgs, req->n_msgs));
+                                                 llm_messages_codepoints(req->msgs, req->n_msgs), req->n_msgs);
     } else if (c.overflow) {
         res->prompt_overflow = 1;
     }

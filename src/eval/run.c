@@ -205,7 +205,7 @@ static int run_model(run_ctx *r, hone_err *err) {
                         .num_ctx = m->num_ctx, .timeout_s = r->o->timeout_s, .max_retries = r->o->max_retries,
                         .concurrency = r->o->concurrency > 0 ? r->o->concurrency : 1, .stream = r->o->stream};
     int rc = hone_llm_open(&r->llm, &lo, err);
-    if (rc) return hone_err_prefix(err, "model '%s': ", m->id), rc;
+    if (rc) return hone_err_prefix(err, "model '%s'", m->id), rc;
     int nt = lo.concurrency < (int)r->n_cells ? lo.concurrency : (int)r->n_cells;
     pthread_t *th = calloc((size_t)nt, sizeof *th);
     int started = 0;

@@ -4,9 +4,15 @@
  * 270M: the prompt text is the gemma template's, prompt_tokens is the tokenizer's count
  * of it, max_tokens cuts with "length", the same seed gives the same answer, a prompt
  * longer than num_ctx is an error flagged as overflow, and the identity is the file's
- * sha256. The HTTP backends are tested against a fake server in
- * tests/interop/test_ab_run_http.py. */
+ * sha256. The HTTP backends against the fake server (tests/interop/fakellm, started with
+ * $HONE_PY, skipped without it): answers equal the server's echo of the messages' SHA-256
+ * and the seed, 500s retried, malformed JSON and cut streams returned as errors, a dead
+ * port as a connection error after the retries; so the ASan build runs the parsers over
+ * those faults too. tests/interop/test_ab_run_http.py covers the rest through `hone ab run`. */
 #include "testutil.h"
+
+#include <signal.h>
+#include <sys/wait.h>
 
 #include "eval/llm_internal.h"
 
@@ -106,11 +112,204 @@ static void test_local_gemma(void **state) {
     hone_llm_close(l);
 }
 
+/* ---- the response parsers alone: every split of a stream into two reads gives the same
+ * answer (lines cut anywhere, CRLF SSE); cuts and bad lines are errors ---- */
+
+static void parse_all_splits(int openai, const char *body, const char *want, int64_t pt, int64_t at,
+                             const char *finish) {
+    size_t n = strlen(body);
+    for (size_t split = 0; split <= n; split++) {
+        hone_llm_result r;
+        hone_err err = {0};
+        int rc = openai ? llm_openai_parse(body, n, 1, split, &r, &err) : llm_ollama_parse(body, n, 1, split, &r, &err);
+        if (rc) fail_msg("split %zu: %s", split, err.msg);
+        assert_string_equal(r.text, want);
+        assert_int_equal(r.prompt_tokens, pt);
+        assert_int_equal(r.answer_tokens, at);
+        assert_string_equal(r.finish_reason, finish);
+        hone_llm_result_free(&r);
+    }
+}
+
+static void test_parsers(void **state) {
+    const char *oll = "{\"message\":{\"content\":\"he\"},\"done\":false}\n"
+                      "{\"message\":{\"content\":\"llo \\u00e9\"},\"done\":false}\n\n"
+                      "{\"message\":{\"content\":\"\"},\"done\":true,\"done_reason\":\"length\","
+                      "\"prompt_eval_count\":12,\"eval_count\":3}\n";
+    parse_all_splits(0, oll, "hello \xc3\xa9", 12, 3, "length");
+    const char *sse = ": keep-alive\r\n\r\n"
+                      "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"},\"finish_reason\":null}]}\r\n\r\n"
+                      "data:{\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\r\n\r\n"
+                      "event: x\ndata: {\"choices\":[{\"delta\":{\"content\":\" there\"},\"finish_reason\":\"stop\"}]}\n\n"
+                      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2}}\n\n"
+                      "data: [DONE]\n\n";
+    parse_all_splits(1, sse, "hi there", 9, 2, "stop");
+    struct { int openai, stream; const char *body, *msg; } bad[] = {
+        {0, 1, "{\"message\":{\"content\":\"a\"},\"done\":false}\n", "stream ended"},
+        {0, 1, "{\"message\":{\"content\":\"a\"},\"done\":false}\n{\"message\": 1}\n", "message.content"},
+        {0, 1, "{\"error\":\"boom\"}\n", "server error: boom"},
+        {0, 0, "{\"message\":{\"content\":\"a\"}}", "done"},
+        {0, 0, "", "malformed JSON"},
+        {0, 0, "[1,2]", "expected a JSON object"},
+        {1, 1, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n", "stream ended"},
+        {1, 1, "data: [DONE]\n\ndata: {}\n\n", "after [DONE]"},
+        {1, 0, "{\"choices\":[]}", "choices"},
+        {1, 0, "{\"choices\":[{\"message\":{\"content\":7}}]}", "content"},
+        {1, 0, "{\"error\":{\"message\":\"nope\"}}", "server error: nope"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        hone_llm_result r;
+        hone_err err = {0};
+        size_t n = strlen(bad[i].body);
+        int rc = bad[i].openai ? llm_openai_parse(bad[i].body, n, bad[i].stream, n / 2, &r, &err)
+                               : llm_ollama_parse(bad[i].body, n, bad[i].stream, n / 2, &r, &err);
+        if (rc == HONE_OK || !strstr(err.msg, bad[i].msg)) fail_msg("bad[%zu]: rc %d, '%s'", i, rc, err.msg);
+        assert_null(r.text);
+        assert_string_equal(r.finish_reason, "error");
+    }
+}
+
+/* ---- HTTP backends against the fake server ---- */
+
+static pid_t g_srv = -1;
+static char g_url[128];
+
+static void server_start(void) {
+    const char *py = getenv("HONE_PY");
+    if (!py || g_srv > 0) return;
+    int fd[2];
+    if (pipe(fd)) return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        close(fd[0]);
+        close(fd[1]);
+        execl(py, py, "tests/interop/fakellm/serve.py", (char *)NULL);
+        _exit(127);
+    }
+    close(fd[1]);
+    FILE *f = fdopen(fd[0], "r");
+    if (pid > 0 && f && fgets(g_url, sizeof g_url, f)) {
+        g_url[strcspn(g_url, "\n")] = 0;
+        g_srv = pid;
+    } else if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+    if (f) fclose(f);
+}
+
+static void server_stop(void) {
+    if (g_srv > 0) {
+        kill(g_srv, SIGTERM);
+        waitpid(g_srv, NULL, 0);
+        g_srv = -1;
+    }
+}
+
+#define REQUIRE_SERVER()                                                                  \
+    server_start();                                                                       \
+    if (g_srv <= 0) {                                                                     \
+        print_message("[ SKIPPED  ] no fake server ($HONE_PY unset: run via tests/run.sh)\n"); \
+        skip();                                                                           \
+    }
+
+/* The fake server's answer: "echo " + sha256(compact messages JSON)[:12] + " seed=N". */
+static void echo_of(const hone_chat_msg *m, size_t n, uint64_t seed, char *out, size_t cap) {
+    char js[1024];
+    size_t k = 0;
+    k += (size_t)snprintf(js + k, sizeof js - k, "[");
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)snprintf(js + k, sizeof js - k, "%s{\"role\":\"%s\",\"content\":\"%s\"}", i ? "," : "",
+                              m[i].role, m[i].content);
+    k += (size_t)snprintf(js + k, sizeof js - k, "]");
+    unsigned char d[32];
+    char h[65];
+    llm_sha256(js, k, d);
+    hex(d, h);
+    snprintf(out, cap, "echo %.12s seed=%llu", h, (unsigned long long)seed);
+}
+
+static int chat_once(hone_llm_kind kind, const char *name, int stream, const char *url_override,
+                     hone_llm_result *r, hone_err *err) {
+    char url[160];
+    snprintf(url, sizeof url, "%s%s", url_override ? url_override : g_url, kind == HONE_LLM_OPENAI ? "/v1" : "");
+    hone_llm_opts o = {.kind = kind, .name = name, .url = url, .timeout_s = 5, .max_retries = 2, .stream = stream};
+    hone_llm *l;
+    int rc = hone_llm_open(&l, &o, err);
+    if (rc) return rc;
+    hone_chat_msg m[] = {{"system", "Be brief."}, {"user", "Is the sky blue?"}};
+    hone_llm_request rq = {.msgs = m, .n_msgs = 2, .temperature = 0.5, .top_p = 0.9, .max_tokens = 32, .seed = 77};
+    rc = hone_llm_chat(l, &rq, r, err);
+    hone_llm_close(l);
+    return rc;
+}
+
+static void test_http_ok(void **state) {
+    REQUIRE_SERVER();
+    setenv("HONE_LLM_BACKOFF_S", "0.01", 1);
+    hone_chat_msg m[] = {{"system", "Be brief."}, {"user", "Is the sky blue?"}};
+    char want[64];
+    echo_of(m, 2, 77, want, sizeof want);
+    for (int kind = HONE_LLM_OLLAMA; kind <= HONE_LLM_OPENAI; kind++)
+        for (int stream = 0; stream < 2; stream++) {
+            hone_err err = {0};
+            hone_llm_result r;
+            ASSERT_OK(chat_once((hone_llm_kind)kind, "ok", stream, NULL, &r, &err), &err);
+            assert_string_equal(r.text, want);
+            assert_string_equal(r.finish_reason, "stop");
+            assert_int_equal(r.answer_tokens, 3);
+            assert_int_equal(r.prompt_tokens, (9 + 16) / 4 + 4);
+            assert_int_equal(r.attempts, 1);
+            assert_int_equal(r.http_status, 200);
+            assert_int_equal(r.prompt_overflow, 0);
+            assert_null(r.prompt_text);
+            hone_llm_result_free(&r);
+            /* 500 then ok */
+            ASSERT_OK(chat_once((hone_llm_kind)kind, "flaky500", stream, NULL, &r, &err), &err);
+            assert_string_equal(r.text, want);
+            assert_int_equal(r.attempts, 2);
+            hone_llm_result_free(&r);
+        }
+}
+
+static void test_http_faults(void **state) {
+    REQUIRE_SERVER();
+    setenv("HONE_LLM_BACKOFF_S", "0.01", 1);
+    for (int kind = HONE_LLM_OLLAMA; kind <= HONE_LLM_OPENAI; kind++)
+        for (int stream = 0; stream < 2; stream++) {
+            hone_err err = {0};
+            hone_llm_result r;
+            assert_int_equal(chat_once((hone_llm_kind)kind, "badjson", stream, NULL, &r, &err), HONE_EFORMAT);
+            assert_non_null(strstr(err.msg, "malformed JSON"));
+            assert_null(r.text);
+            assert_string_equal(r.finish_reason, "error");
+            assert_int_equal(r.attempts, 1);
+            hone_llm_result_free(&r);
+            err = (hone_err){0};
+            assert_true(chat_once((hone_llm_kind)kind, "cut", stream, NULL, &r, &err) < 0);
+            assert_int_equal(r.attempts, 3);
+            assert_null(r.text);
+            hone_llm_result_free(&r);
+            err = (hone_err){0};
+            assert_true(chat_once((hone_llm_kind)kind, "ok", stream, "http://127.0.0.1:9", &r, &err) < 0);
+            assert_int_equal(r.attempts, 3);
+            assert_int_equal(r.http_status, 0);
+            assert_non_null(strstr(err.msg, "onnect"));
+            hone_llm_result_free(&r);
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_vectors),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_local_gemma),
+        cmocka_unit_test(test_parsers),
+        cmocka_unit_test(test_http_ok),
+        cmocka_unit_test(test_http_faults),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    server_stop();
+    return rc;
 }
