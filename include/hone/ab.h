@@ -436,8 +436,9 @@ typedef struct hone_ab_analyze_opts {
     double level;       /* 0 = 0.95 */
 } hone_ab_analyze_opts;
 
-/* `design_json` overrides the store's design record (NULL: use the store's). *json is
- * malloc'd. HONE_ENOTFOUND when there is no design. */
+/* `design_json` overrides the store's design record (NULL: use the store's; without one,
+ * the spec file of the store's latest run, read again). *json is malloc'd.
+ * HONE_ENOTFOUND when there is no design. */
 int hone_ab_analyze(hone_ab_store *st, const char *design_json, const hone_ab_analyze_opts *o,
                     char **json, hone_err *err);
 

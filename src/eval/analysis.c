@@ -467,6 +467,37 @@ static void answer_values(an *a) {
     }
 }
 
+/* No design record (a run with --no-judge): the spec of the store's latest run, if it can
+ * still be read. */
+static int design_from_runs(hone_ab_store *st, char **out, hone_err *err) {
+    *out = NULL;
+    sqlite3 *db = ab_store_lock(st);
+    sqlite3_stmt *q;
+    char *path = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT spec_path FROM runs WHERE spec_path IS NOT NULL ORDER BY id DESC LIMIT 1", -1,
+                           &q, NULL) == SQLITE_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW) path = strdup(col(q, 0));
+        sqlite3_finalize(q);
+    }
+    ab_store_unlock(st);
+    if (!path)
+        return hone_err_set(err, HONE_ENOTFOUND, "%s: no design record (meta 'design') and no run with a spec path: "
+                                                 "run `hone ab judge SPEC` or pass the spec", ab_store_path(st));
+    hone_ab_spec *s;
+    hone_err e2 = {0};
+    int rc = hone_ab_spec_load(&s, path, &e2);
+    if (rc) {
+        rc = hone_err_set(err, HONE_ENOTFOUND, "%s: no design record (meta 'design'), and the run's spec cannot be "
+                                               "read (%s): pass the spec", ab_store_path(st), e2.msg);
+    } else {
+        *out = ab_design_text(s);
+        if (!*out) rc = hone_err_set(err, HONE_ENOMEM, "analysis: out of memory");
+        hone_ab_spec_free(s);
+    }
+    free(path);
+    return rc;
+}
+
 int ab_analyze_tree(hone_ab_store *st, const char *design_json, const hone_ab_analyze_opts *o, json_t **out,
                     hone_err *err) {
     *out = NULL;
@@ -474,12 +505,9 @@ int ab_analyze_tree(hone_ab_store *st, const char *design_json, const hone_ab_an
     char *stored = NULL;
     int rc;
     if (!design_json) {
-        if ((rc = hone_ab_store_get_meta(st, "design", &stored, err))) {
-            if (rc == HONE_ENOTFOUND)
-                hone_err_set(err, rc, "%s: no design record (meta 'design'): run `hone ab judge SPEC` or pass the spec",
-                             ab_store_path(st));
-            return rc;
-        }
+        rc = hone_ab_store_get_meta(st, "design", &stored, err);
+        if (rc == HONE_ENOTFOUND) rc = design_from_runs(st, &stored, err);
+        if (rc) return rc;
         design_json = stored;
     }
     rc = ab_design_parse(&a.d, design_json, err);

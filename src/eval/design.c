@@ -47,10 +47,15 @@ static json_t *design_json(const hone_ab_spec *s) {
                      judges);
 }
 
-int hone_ab_store_put_design(hone_ab_store *st, const hone_ab_spec *s, hone_err *err) {
+char *ab_design_text(const hone_ab_spec *s) {
     json_t *d = design_json(s);
     char *txt = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
+    return txt;
+}
+
+int hone_ab_store_put_design(hone_ab_store *st, const hone_ab_spec *s, hone_err *err) {
+    char *txt = ab_design_text(s);
     if (!txt) return hone_err_set(err, HONE_ENOMEM, "%s: design record: out of memory", s->path);
     int rc = hone_ab_store_set_meta(st, "design", txt, err);
     free(txt);

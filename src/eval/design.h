@@ -28,6 +28,8 @@ typedef struct ab_design {
     ab_design_judge *judges; size_t n_judges;
 } ab_design;
 
+/* The design record of a spec (JSON text, malloc'd), or NULL when out of memory. */
+char *ab_design_text(const hone_ab_spec *s);
 /* Parses a design record; errors name the JSON path. */
 int ab_design_parse(ab_design *d, const char *json_text, hone_err *err);
 void ab_design_free(ab_design *d);

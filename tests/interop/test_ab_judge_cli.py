@@ -14,7 +14,8 @@ a third sends nothing. `ab report` then gives the means the replies imply exactl
 3, signed 8, differential +5 (4 wins of 4 probes, exact Wilcoxon p = 2/16), pairwise 8.5 (ord 0: 9;
 ord 1: 10 - 2), order-flip rate 0; report.html has no script and every answer. Finally
 `ab run` without --no-judge judges a fresh store through the run's judging hook, and
-`ab judge --concurrency 4` keeps 2-4 requests in flight (the server counts them).
+`ab judge --concurrency 4` keeps 2-4 requests in flight (the server counts them); the report
+of a store that was never judged takes its design from the run's spec file (or --spec).
 Exit status non-zero on any mismatch.
 """
 import hashlib, json, os, shutil, sqlite3, subprocess, sys, tempfile, threading, time
@@ -176,6 +177,18 @@ judges:
         assert n == (total, total) and state["judge_calls"] == total, (n, state)
         assert 2 <= state["max_in_flight"] <= 4, state
         print(f"ab judge --concurrency 4: {total} judgements, at most {state['max_in_flight']} requests in flight")
+
+        # a store from `ab run --no-judge` has no design record: the report reads the run's spec
+        db4 = os.path.join(d, "fourth.db")
+        run("ab", "run", sp, "--db", db4, "--no-judge")
+        run("ab", "report", "--db", db4, "--out", os.path.join(d, "rep4"))
+        res = json.load(open(os.path.join(d, "rep4", "results.json")))
+        assert res["counts"]["answers"] == 16 and res["counts"]["judgements"] == 0 and res["baseline"] == "base", res["counts"]
+        os.rename(sp, sp + ".moved")
+        r = run("ab", "report", "--db", db4, "--out", os.path.join(d, "rep5"), ok=(1,))
+        assert "no design record" in r.stderr and "pass the spec" in r.stderr, r.stderr
+        r = run("ab", "report", "--db", db4, "--out", os.path.join(d, "rep5"), "--spec", sp + ".moved")
+        print("report of an unjudged store: design from the run's spec; spec gone: a clear error; --spec works")
     finally:
         srv.shutdown()
         shutil.rmtree(d, ignore_errors=True)
