@@ -11,7 +11,7 @@ static const cli_command COMMANDS[] = {
     {"chat", cmd_chat, "interactive chat with a model (history, /reset, /system, /kernel)"},
     {"perplexity", cmd_perplexity, "perplexity of a text file (llama.cpp's definition)"},
     {"bench", cmd_bench, "prompt-processing and generation speed, like llama-bench"},
-    {"ab", cmd_ab, "A/B experiments on kernels: show what a cell sends (hone ab show)"},
+    {"ab", cmd_ab, "A/B experiments on kernels: run, judge, report, show"},
     {"train", cmd_train, "LoRA fine-tuning, a drop-in for mlx_lm.lora (its flags, YAML config and files)"},
     {"export-adapter", cmd_export_adapter, "convert a LoRA adapter folder between mlx-lm's and PEFT's layouts"},
     {"data", cmd_data, "training sets: check, split, format, build (JSONL for hone train / mlx-lm)"},
