@@ -207,6 +207,8 @@ static void t_server(void **st) {
         big[sizeof big - 1] = 0;
         expect_error(port, "POST", "/api/generate", big, 413, "larger than");
     }
+    if (!hone_tok_add_bos(tok)) /* an empty completion prompt has no token at all (found by fuzz_serve_req) */
+        expect_error(port, "POST", "/v1/completions", "{\"model\":\"m\",\"prompt\":\"\"}", 400, "empty");
     expect_error(port, "GET", "/api/generate", NULL, 405, "method");
     expect_error(port, "GET", "/nope", NULL, 404, "no such endpoint");
     expect_error(port, "POST", "/api/show", "{\"model\":\"q\"}", 404, "not found");
