@@ -298,7 +298,6 @@ int hone_stats_kripp_alpha_interval(const double *r, size_t n_raters, size_t n_u
  * A flip is a pair whose signs differ; pairs with a NaN are skipped. NaN if none. */
 double hone_stats_flip_rate(const double *pref0, const double *pref1, size_t n, size_t *n_used);
 
-
 /* ---- judging (src/eval/judge.c, judge_parse.c) ------------------------------------
  * Judge labels: the `judge` column holds the judge's model id; when two judges of the spec
  * share a model id and a mode, each gets "ID#K" (K its index in `judges`), so their rows
@@ -320,16 +319,18 @@ double hone_stats_flip_rate(const double *pref0, const double *pref1, size_t n, 
  *   0. Normalise: drop <think>...</think> blocks (an unclosed <think> drops everything after
  *      it); full-width digits, colon and full stop become ASCII; an empty reply fails.
  *   1. JSON: the first '{' that starts a complete JSON object (code fences and text around
- *      it allowed) with a key "score" (any case; "rating", "grade" also) holding a number or
- *      a numeric string.
- *   2. Labelled: a label (score, rating, grade, punteggio, puntuación, bewertung,
- *      оценка, балл, 评分, 分数, 得分, 打分) followed within a few non-letter characters
- *      (spaces, *, :, =, "is", "of") by a number, or by a Chinese numeral 零..十.
+ *      it allowed) with a key "score" (any case; "rating", "grade" also; also one object
+ *      level down) holding a number or a numeric string ("7", "7/10").
+ *   2. Labelled: a label (score, rating, grade, punteggio, puntuación, bewertung, punkte,
+ *      оценк-, балл-, 评分, 分数, 得分, 打分, 評分, 分數) followed, past spaces, markdown, ':',
+ *      '=', dashes, a short parenthetical such as "(0-10)" and the words "is", "of", "a",
+ *      "would be", by a number ("7", "7.5", "7,5") or a Chinese numeral 零..十.
  *      All labelled numbers in the reply must agree, else the reply is ambiguous.
  *   3. Fraction: "N/10", "N out of 10", "N из 10", "N分" (all such numbers must agree).
  *   4. Lone number: the whole reply, less markdown emphasis, quotes and a final full stop,
  *      is one number.
- * The number must lie in [0, 10] ("8-9" ranges are refused). Anything else is unparsable:
+ * The number must lie in [0, 10]; ranges ("8-9") and other scales ("4/5") are refused, as is a
+ * negative number. Anything else is unparsable:
  * HONE_EFORMAT with a one-line reason, and the judgement is stored with score NULL, the raw
  * reply and that reason; it is retried by the next `hone ab judge`. No default is invented.
  */
