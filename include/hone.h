@@ -154,5 +154,6 @@ const void *hone_gguf_tensor_data(const hone_gguf *g, int64_t t); /* into the ma
 #include "hone/ab.h"
 #include "hone/train.h"
 #include "hone/llm.h"
+#include "hone/export.h"
 
 #endif

@@ -22,6 +22,9 @@ int cmd_perplexity(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_ab(int argc, char **argv);
 int cmd_export_adapter(int argc, char **argv);
+int cmd_fuse(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
 
 /* Prints "hone: MSG" to stderr and returns the exit status 1. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
