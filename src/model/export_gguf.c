@@ -171,6 +171,29 @@ int hone_export_gguf(const hone_model *m, const char *path, const hone_export_op
         goto done;
     }
     if ((rc = hone_gguf_writer_init(&w, err))) goto done;
+    int n_f32 = 0, n_f16 = 0, n_bf16 = 0, n_mat = 0;
+    for (int i = 0; i < l.n; i++) {
+        xt *t = &l.v[i];
+        xt_job *j = &jobs[i];
+        j->t = t;
+        j->l = &l;
+        j->o = o;
+        j->dst_perm = xt_gguf_permutes(m);
+        j->info = (hone_export_tensor){.gguf_name = t->gguf, .hf_name = t->hf, .layer = t->layer, .proj = t->proj,
+                                       .n_in = t->n_in, .n_out = t->n_out,
+                                       .src_type = t->w ? t->w->type : t->vec_src_type};
+        j->dst_type = t->w ? choose_type(t, o->type, d, xt_modified(j)) : HONE_F32;
+        j->info.dst_type = j->dst_type;
+        if (t->w) {
+            n_mat++;
+            n_f32 += j->dst_type == HONE_F32;
+            n_f16 += j->dst_type == HONE_F16;
+            n_bf16 += j->dst_type == HONE_BF16;
+        }
+        uint64_t ne[2] = {(uint64_t)t->n_in, (uint64_t)t->n_out};
+        if ((rc = hone_gguf_writer_add_tensor_fn(w, t->gguf, j->dst_type, t->w ? 2 : 1, ne, xt_fill, j, err)))
+            goto done;
+    }
     gw g = {.w = w, .arch = xt_gguf_arch(m), .err = err};
     char buf[512];
     const char *name = o->name ? o->name : src_str(m, "general.name", buf, sizeof buf);
@@ -181,9 +204,12 @@ int hone_export_gguf(const hone_model *m, const char *path, const hone_export_op
     const char *lic = o->license ? o->license : src_str(m, "general.license", lbuf, sizeof lbuf);
     if (lic) STR(&g, "general.license", lic);
     int ft = hone_export_ftype(o->type);
-    if (ft < 0 && m->gguf) { /* AUTO / KEEP: the source's file type when it has one */
+    if (ft < 0) { /* AUTO / KEEP: all-float files say so, else the source's file type */
         uint32_t v;
-        if (!hone_gguf_get_u32(m->gguf, "general.file_type", &v)) ft = (int)v;
+        if (n_f32 == n_mat) ft = 0;
+        else if (n_f16 == n_mat) ft = 1;
+        else if (n_bf16 == n_mat) ft = 32;
+        else if (m->gguf && !hone_gguf_get_u32(m->gguf, "general.file_type", &v)) ft = (int)v;
     }
     if (ft >= 0) U32(&g, "general.file_type", (uint32_t)ft);
     U32(&g, "general.quantization_version", 2);
@@ -202,22 +228,6 @@ int hone_export_gguf(const hone_model *m, const char *path, const hone_export_op
         }
     }
     if ((rc = g.rc)) goto done;
-    for (int i = 0; i < l.n; i++) {
-        xt *t = &l.v[i];
-        xt_job *j = &jobs[i];
-        j->t = t;
-        j->l = &l;
-        j->o = o;
-        j->dst_perm = xt_gguf_permutes(m);
-        j->info = (hone_export_tensor){.gguf_name = t->gguf, .hf_name = t->hf, .layer = t->layer, .proj = t->proj,
-                                       .n_in = t->n_in, .n_out = t->n_out,
-                                       .src_type = t->w ? t->w->type : t->vec_src_type};
-        j->dst_type = t->w ? choose_type(t, o->type, d, xt_modified(j)) : HONE_F32;
-        j->info.dst_type = j->dst_type;
-        uint64_t ne[2] = {(uint64_t)t->n_in, (uint64_t)t->n_out};
-        if ((rc = hone_gguf_writer_add_tensor_fn(w, t->gguf, j->dst_type, t->w ? 2 : 1, ne, xt_fill, j, err)))
-            goto done;
-    }
     rc = hone_gguf_writer_write(w, path, err);
 done:
     hone_gguf_writer_free(w);

@@ -26,7 +26,7 @@
 static int write_json(json_t *j, const char *dir, const char *name, hone_err *err) {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
     if (!s) return hone_err_set(err, HONE_ENOMEM, "%s: out of memory", path);
     hone_wfile f;
     int rc = hone_wfile_open(&f, path, err);
@@ -50,8 +50,43 @@ static json_t *jf32(float v) {
     return json_real(strtod(buf, NULL));
 }
 
+/* A GGUF's rope_freqs.weight holds llama3 scaling's factors, not its parameters: find the
+ * parameters (among the values Llama 3.x and common fine-tunes use) that give exactly
+ * these factors. 0 when none does. */
+static int fit_llama3(const hone_model *m, hone_model_desc *d) {
+    int64_t t = hone_gguf_find_tensor(m->gguf, "rope_freqs.weight");
+    uint32_t half = d->rope_dim / 2;
+    if (t < 0 || hone_gguf_tensor_nelem(m->gguf, t) != half || half > 1024) return 0;
+    float want[1024], got[1024];
+    if (hone_gguf_tensor_dequantize(m->gguf, t, want, NULL)) return 0;
+    float factor = 1;
+    for (uint32_t i = 0; i < half; i++)
+        if (want[i] > factor) factor = want[i];
+    static const float LO[] = {1, 2, 0.5f}, HI[] = {4, 8, 2, 16, 1};
+    for (size_t a = 0; a < sizeof LO / sizeof *LO; a++) /* Llama 3's 1, 4 first */
+        for (size_t b = 0; b < sizeof HI / sizeof *HI; b++)
+            for (uint32_t orig = 16; orig <= (1u << 20); orig *= 2) {
+                if (HI[b] <= LO[a]) continue;
+                xt_llama3_factors(got, d->rope_dim, d->rope_theta, factor, LO[a], HI[b], orig);
+                if (!memcmp(got, want, half * sizeof *got)) {
+                    d->rope_scaling = HONE_ROPE_SCALING_LLAMA3;
+                    d->rope_factor = factor;
+                    d->rope_low_freq_factor = LO[a];
+                    d->rope_high_freq_factor = HI[b];
+                    d->rope_orig_context = orig;
+                    return 1;
+                }
+            }
+    return 0;
+}
+
 static int write_config(const hone_model *m, const char *dir, int dtype, hone_err *err) {
-    const hone_model_desc *d = &m->desc;
+    hone_model_desc dd = m->desc;
+    const hone_model_desc *d = &dd;
+    if (m->gguf && dd.rope_freqs_tensor && dd.rope_scaling == HONE_ROPE_SCALING_NONE && !fit_llama3(m, &dd))
+        return hone_err_set(err, HONE_EUNSUPPORTED,
+                            "%s: rope_freqs.weight: no llama3 rope scaling parameters give these factors",
+                            hone_gguf_path(m->gguf));
     json_t *c = json_object();
     const char *cls, *type;
     switch (d->arch) {
@@ -84,7 +119,10 @@ static int write_config(const hone_model *m, const char *dir, int dtype, hone_er
     }
     if (d->arch == HONE_ARCH_GEMMA3) {
         json_object_set_new(c, "rope_local_base_freq", jf32(d->rope_theta_local));
-        json_object_set_new(c, "query_pre_attn_scalar", jf32(d->query_pre_attn_scalar));
+        json_object_set_new(c, "query_pre_attn_scalar",
+                            d->query_pre_attn_scalar == (float)(int64_t)d->query_pre_attn_scalar
+                                ? json_integer((json_int_t)d->query_pre_attn_scalar)
+                                : jf32(d->query_pre_attn_scalar));
         json_object_set_new(c, "final_logit_softcapping",
                             d->final_logit_softcap > 0 ? jf32(d->final_logit_softcap) : json_null());
         json_object_set_new(c, "attn_logit_softcapping",

@@ -46,6 +46,9 @@ const char *xt_gguf_arch(const hone_model *m);
 /* 1 when GGUF stores this model's q/k rows permuted (llama / mistral). */
 int xt_gguf_permutes(const hone_model *m);
 
+/* llama.cpp's llama3 rope factors (f (dim/2)), as its converter computes them. */
+void xt_llama3_factors(float *f, uint32_t dim, float base, float factor, float lo, float hi, uint32_t orig);
+
 /* Producer of one tensor's bytes in dst_type, streamed through a sink. */
 typedef struct xt_job {
     const xt *t;

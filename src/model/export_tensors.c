@@ -70,16 +70,45 @@ static void add_vec(xt_list *l, int cap, int layer, const char *gg, const char *
     t->n_out = 1;
 }
 
-/* llama.cpp's rope_freqs for llama3 scaling: the factor dividing each default frequency. */
-static float *rope_factors(const hone_model *m) {
+/* llama.cpp's rope_freqs for llama3 scaling, computed as its converter computes them
+ * (LlamaModel.generate_extra_tensors): torch f32 arithmetic on
+ * freq = 1 / base^(2i/d), wavelen = 2 pi / freq; 1 above the high-frequency wavelength,
+ * factor below the low one, 1 / ((1 - smooth) / factor + smooth) between. */
+void xt_llama3_factors(float *f, uint32_t dim, float base, float factor, float lo, float hi, uint32_t orig) {
+    float old = (float)orig, lo_wl = old / lo, hi_wl = old / hi;
+    for (uint32_t i = 0; i < dim / 2; i++) {
+        float freq = 1.0f / powf(base, (float)(2 * i) / (float)dim);
+        float wl = (float)(2 * M_PI) / freq;
+        if (wl < hi_wl) f[i] = 1.0f;
+        else if (wl > lo_wl) f[i] = factor;
+        else {
+            float smooth = (old / wl - lo) / (hi - lo);
+            f[i] = 1.0f / ((1.0f - smooth) / factor + smooth);
+        }
+    }
+}
+
+static float *rope_factors(const hone_model *m, hone_err *err) {
     const hone_model_desc *d = &m->desc;
     uint32_t half = d->rope_dim / 2;
     float *f = malloc(half * sizeof *f);
-    if (!f) return NULL;
-    for (uint32_t i = 0; i < half; i++) {
-        double base = 1.0 / pow((double)d->rope_theta, (double)(2 * i) / (double)d->rope_dim);
-        f[i] = (float)(base / (double)m->freqs_global[i]);
+    if (!f) {
+        hone_err_set(err, HONE_ENOMEM, "out of memory");
+        return NULL;
     }
+    if (m->gguf && d->rope_freqs_tensor) { /* the source's own, exactly */
+        int64_t t = hone_gguf_find_tensor(m->gguf, "rope_freqs.weight");
+        if (t < 0 || hone_gguf_tensor_nelem(m->gguf, t) != half ||
+            hone_gguf_tensor_dequantize(m->gguf, t, f, err)) {
+            free(f);
+            if (t < 0 || hone_gguf_tensor_nelem(m->gguf, t) != half)
+                hone_err_set(err, HONE_EFORMAT, "%s: rope_freqs.weight: expected %u elements", hone_gguf_path(m->gguf), half);
+            return NULL;
+        }
+        return f;
+    }
+    xt_llama3_factors(f, d->rope_dim, d->rope_theta, d->rope_factor, d->rope_low_freq_factor,
+                      d->rope_high_freq_factor, d->rope_orig_context);
     return f;
 }
 
@@ -99,12 +128,16 @@ int xt_list_build(xt_list *l, const hone_model *m, int for_gguf, hone_err *err) 
     t->w = &m->tok_embd;
     t->n_in = m->tok_embd.n_in;
     t->n_out = m->tok_embd.n_out;
-    if (for_gguf && d->rope_scaling == HONE_ROPE_SCALING_LLAMA3 && d->arch != HONE_ARCH_GEMMA3) {
+    if (for_gguf && ((d->rope_scaling == HONE_ROPE_SCALING_LLAMA3 && d->arch != HONE_ARCH_GEMMA3) ||
+                     (m->gguf && d->rope_freqs_tensor))) {
         t = push(l, cap);
         snprintf(t->gguf, sizeof t->gguf, "rope_freqs.weight");
         snprintf(t->hf, sizeof t->hf, "rope_freqs");
         t->role = XT_ROPE_FREQS;
-        if (!(t->owned = rope_factors(m))) return hone_err_set(err, HONE_ENOMEM, "out of memory");
+        if (!(t->owned = rope_factors(m, err))) {
+            xt_list_free(l);
+            return err ? err->code : HONE_ENOMEM;
+        }
         t->vec = t->owned;
         t->n_in = d->rope_dim / 2;
         t->n_out = 1;
