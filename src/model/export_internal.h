@@ -34,6 +34,7 @@ typedef struct xt_list {
     xt *v;
     int n;
     int src_perm; /* the source's q/k rows are in GGUF llama order (llama/mistral GGUF) */
+    const hone_model *m;
 } xt_list;
 
 /* All tensors of m to write, in GGUF order (token_embd, rope_freqs, blk.N.*, output_norm,

@@ -121,6 +121,7 @@ int xt_list_build(xt_list *l, const hone_model *m, int for_gguf, hone_err *err) 
     l->v = calloc((size_t)cap, sizeof *l->v);
     if (!l->v) return hone_err_set(err, HONE_ENOMEM, "out of memory for the tensor list");
     l->src_perm = m->rope_mode == HONE_ROPE_NORM;
+    l->m = m;
     xt *t = push(l, cap);
     snprintf(t->gguf, sizeof t->gguf, "token_embd.weight");
     snprintf(t->hf, sizeof t->hf, "model.embed_tokens.weight");
@@ -257,13 +258,39 @@ static void report(const xt_job *j, int modified, double dn, double surv) {
     j->o->report(j->o->report_ctx, &r);
 }
 
+/* The vector as stored in the source file (f32), when found there under its plain name:
+ * 1, else 0 (then the model's effective copy is used). */
+static int raw_vec(const xt_job *j, float *x, hone_err *err) {
+    const hone_model *m = j->l->m;
+    const xt *t = j->t;
+    if (t->role == XT_ROPE_FREQS) return 0;
+    if (m->gguf) {
+        int64_t k = hone_gguf_find_tensor(m->gguf, t->gguf);
+        if (k < 0 || hone_gguf_tensor_nelem(m->gguf, k) != (uint64_t)t->n_in) return 0;
+        return hone_gguf_tensor_dequantize(m->gguf, k, x, err) ? -1 : 1;
+    }
+    int64_t k = hone_st_find(m->st, t->hf);
+    if (k < 0) return 0;
+    int ty = hone_st_dtype_to_ggml(hone_st_tensor_dtype(m->st, k));
+    if (ty < 0 || hone_st_tensor_nbytes(m->st, k) != hone_dtype_row_bytes(ty, (uint64_t)t->n_in)) return 0;
+    return hone_dequantize(ty, hone_st_tensor_data(m->st, k), x, (uint64_t)t->n_in, err) ? -1 : 1;
+}
+
 static int fill_vec(const xt_job *j, hone_sink *s, hone_err *err) {
     const xt *t = j->t;
     float *x = malloc((size_t)t->n_in * sizeof *x);
     void *q = malloc((size_t)hone_dtype_row_bytes(j->dst_type, (uint64_t)t->n_in) + 16);
     int rc = HONE_OK;
     if (!x || !q) rc = hone_err_set(err, HONE_ENOMEM, "out of memory for tensor %s", t->gguf);
-    for (int64_t i = 0; !rc && i < t->n_in; i++) x[i] = j->hf ? t->vec[i] - t->hf_sub : t->vec[i];
+    /* norms: GGUF stores the effective multiplier, HF that minus hf_sub. From the source's
+     * own bytes when possible, so that a same-format copy involves no arithmetic and a
+     * GGUF <-> HF trip one addition (llama.cpp's converter adds 1 in f32 the same way). */
+    int got = rc ? 0 : raw_vec(j, x, err);
+    if (got < 0) rc = err ? err->code : HONE_EFORMAT;
+    float src_add = j->l->m->gguf ? 0.0f : t->hf_sub, dst_add = j->hf ? t->hf_sub : 0.0f;
+    for (int64_t i = 0; !rc && got && i < t->n_in; i++)
+        if (src_add != dst_add) x[i] = x[i] + (src_add - dst_add);
+    for (int64_t i = 0; !rc && !got && i < t->n_in; i++) x[i] = j->hf ? t->vec[i] - t->hf_sub : t->vec[i];
     if (!rc) rc = write_f32_as(s, j->dst_type, x, 1, t->n_in, q, err);
     free(x);
     free(q);
