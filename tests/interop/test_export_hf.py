@@ -17,6 +17,11 @@ Part 2, transformers + PEFT (runs itself under venv-ref's python):
     on the unmerged base (rel L2 <= 1e-4: merged vs unmerged f32 rounding);
   - the PEFT adapter hone writes from the MLX fixture (export-adapter --format peft) loads in
     PEFT and reproduces hone's unmerged logits (rel L2 <= 1e-5).
+  - HONE_TEST_FULL=1 with $HONE_MODELS: Gemma 3 270M and SmolLM2 GGUF -> HF (f16): transformers'
+    tokenizer (AutoTokenizer on hone's tokenizer.json / tokenizer_config.json) gives hone's
+    token ids for a few texts, its logits (f32 compute) equal hone's on the same folder
+    (rel L2 <= 1e-4: f32 sums of 640-2048 terms in different orders through 18-30 layers), and
+    the chat template renders.
 """
 import json
 import os
@@ -32,6 +37,8 @@ HONE = os.path.join(ROOT, "build", "hone")
 FIX = os.path.join(ROOT, "tests", "fixtures")
 REF_PY = os.path.expanduser("~/.cache/hone/venv-ref/bin/python")
 failures = []
+FULL = os.environ.get("HONE_TEST_FULL") == "1"
+REAL = [("gemma3", "gemma-3-270m-q4_k_m.gguf"), ("smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")]
 
 
 def fail(msg):
@@ -105,6 +112,8 @@ def part_ref(tmp, made):
             return m(torch.tensor([ids])).logits[0].numpy()
 
     for name, path in made.items():
+        if name.startswith("real-"):
+            continue
         meta = json.load(open(os.path.join(FIX, "engine", name, "meta.json")))
         worst_h = worst_f = 0
         for p in meta["prompts"]:
@@ -118,6 +127,31 @@ def part_ref(tmp, made):
         print(msg)
         if worst_h > 1e-5 or worst_f > 1e-5:
             fail(msg)
+
+    if FULL:
+        from transformers import AutoTokenizer
+        for name, path in made.items():
+            if not name.startswith("real-"):
+                continue
+            tok = AutoTokenizer.from_pretrained(path)
+            for text in ("Hello world, this is a test.", "  spaces, ünïcödé, 日本語 and 🙂\n\nnew lines"):
+                want = tok(text)["input_ids"]
+                args = ["tokenize", "--model", path, "--ids"] + (["--bos"] if want and want[0] == tok.bos_token_id else [])
+                got = [int(x) for x in hone(*args, text).split()]
+                if got != want:
+                    fail(f"{name}: {text!r}: transformers' tokenizer on hone's tokenizer.json gives {want[:12]}, "
+                         f"hone {got[:12]}")
+                ids = want
+                t = tf_logits(path, ids)
+                h = hone_logits(path, ids, tmp)
+                e = rel(h, t)
+                msg = f"{name}: transformers on hone's HF folder ({len(ids)} tokens) vs hone: rel L2 {e:.2e} (<= 1e-4)"
+                print(msg)
+                if e > 1e-4:
+                    fail(msg)
+            ct = (repr(tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False)[:60])
+                  if tok.chat_template else "(the source has no chat template)")
+            print(f"{name}: transformers' tokenizer on hone's tokenizer.json = hone's ids; chat template: {ct}")
 
     # fused (hone fuse, HF output) vs PEFT unmerged on the base
     base = os.path.join(FIX, "engine", "tiny-qwen2")
@@ -154,6 +188,15 @@ def main():
     tmp = tempfile.mkdtemp(prefix="hone-export-hf-")
     try:
         made = part_files(tmp)
+        models = os.environ.get("HONE_MODELS", "")
+        for name, f in REAL if FULL else []:
+            src = os.path.join(models, f)
+            if not os.path.exists(src):
+                print(f"skip {name}: {src} not found")
+                continue
+            dst = os.path.join(tmp, f"real-{name}")
+            hone("convert", "--model", src, "--outfile", dst, "--outtype", "hf", "--dtype", "f16")
+            made[f"real-{name}"] = dst
         if os.path.exists(REF_PY):
             sf = os.path.join(tmp, "state.json")
             json.dump({"tmp": tmp, "made": made}, open(sf, "w"))
