@@ -62,9 +62,12 @@ typedef struct hone_export_report {
     const hone_export_tensor *t;
     int modified;      /* the hook / adapter changed it */
     double delta_norm; /* ||W' - W|| (f32), 0 when not modified */
-    /* ||Q(W') - Q(W)|| / ||W' - W||: how much of the change survives writing in dst_type
-     * (1 = all; only for modified tensors whose dst_type is not F32; else -1). */
+    /* ||Q(W') - Q(W)|| / ||W' - W|| (the issue's measure; only for modified tensors whose
+     * dst_type is not F32, else -1). It exceeds 1 when re-quantization noise dominates. */
     double survival;
+    /* <Q(W') - Q(W), W' - W> / ||W' - W||^2: the share of the intended change that the
+     * written tensor carries in the change's own direction (1 = all, 0 = none; -1 as above). */
+    double aligned;
 } hone_export_report;
 
 typedef struct hone_export_opts {

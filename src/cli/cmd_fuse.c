@@ -3,12 +3,12 @@
  * (--export-gguf), with an Ollama Modelfile (--ollama NAME). mlx-lm's flag names.
  *
  * Re-quantizing (--gguf-type q8_0 / q4_0 / q4_k_m / q6_k): for every adapted tensor hone
- * prints how much of the adapter's change survives the quantization,
- * ||Q(W + dW) - Q(W)|| / ||dW||, and warns when most tensors keep less than half of it. */
-#include <errno.h>
+ * prints how much of the adapter's change survives the quantization: the ratio
+ * ||Q(W + dW) - Q(W)|| / ||dW|| (above 1 when the difference is mostly re-quantization
+ * noise) and the share kept along dW, <Q(W + dW) - Q(W), dW> / ||dW||^2; it warns when most
+ * tensors keep less than half of the change along dW. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/cli.h"
 
@@ -23,7 +23,7 @@ static void usage(FILE *f) {
             "  --save-path OUT    HF folder for the fused model (default fused_model); its\n"
             "                     matrices are the base's float type, else f16\n"
             "  --no-hf            do not write the HF folder (GGUF only)\n"
-            "  --export-gguf      also write GGUF: --gguf-path (default ggml-model-f16.gguf,\n"
+            "  --export-gguf      also write GGUF: --gguf-path (default ggml-model-TYPE.gguf,\n"
             "                     relative to --save-path unless absolute or --no-hf)\n"
             "  --gguf-type TYPE   f32|f16|bf16|q8_0|q4_0|q4_k_m|q6_k (default f16). When\n"
             "                     re-quantizing, each adapted tensor's surviving share of the\n"
@@ -45,10 +45,11 @@ static void report(void *ctx, const hone_export_report *r) {
     if (!r->modified) return;
     s->n_mod++;
     if (r->survival >= 0 && s->quantized) {
-        if (r->survival < 0.5) s->n_lost++;
-        if (r->survival < s->worst) s->worst = r->survival;
-        fprintf(stderr, "  %-28s %-5s |dW| %.4g, survives %5.1f %%%s\n", r->t->gguf_name,
-                hone_dtype_name(r->t->dst_type), r->delta_norm, 100 * r->survival, r->survival < 0.5 ? "  LOST" : "");
+        if (r->aligned < 0.5) s->n_lost++;
+        if (r->aligned < s->worst) s->worst = r->aligned;
+        fprintf(stderr, "  %-28s %-5s |dW| %-9.4g |Q(W+dW)-Q(W)|/|dW| %6.3f, kept along dW %5.1f %%%s\n",
+                r->t->gguf_name, hone_dtype_name(r->t->dst_type), r->delta_norm, r->survival, 100 * r->aligned,
+                r->aligned < 0.5 ? "  LOST" : "");
     }
 }
 
@@ -87,7 +88,9 @@ int cmd_fuse(int argc, char **argv) {
     if (gt < 0 || gt == HONE_EXPORT_KEEP) return cli_usage_error("fuse", "--gguf-type: unknown type '%s'", gtype);
     if (no_hf && !export_gguf) return cli_usage_error("fuse", "--no-hf needs --export-gguf");
     char gpath[4200];
-    const char *gname = gguf_path ? gguf_path : "ggml-model-f16.gguf";
+    char defname[64];
+    snprintf(defname, sizeof defname, "ggml-model-%s.gguf", gtype);
+    const char *gname = gguf_path ? gguf_path : defname;
     if (gname[0] == '/' || no_hf) snprintf(gpath, sizeof gpath, "%s", gname);
     else snprintf(gpath, sizeof gpath, "%s/%s", save, gname);
 
@@ -112,8 +115,6 @@ int cmd_fuse(int argc, char **argv) {
             goto done;
         }
         fprintf(stderr, "fuse: HF folder %s (%d tensors merged)\n", save, st.n_mod);
-    } else if (mkdir(save, 0777) && errno != EEXIST) {
-        /* nothing: --no-hf writes only the GGUF path */
     }
     if (export_gguf) {
         st = (fuse_stats){.worst = 1e30};
@@ -125,7 +126,7 @@ int cmd_fuse(int argc, char **argv) {
         }
         fprintf(stderr, "fuse: GGUF %s (%s, %d tensors merged)\n", gpath, gtype, st.n_mod);
         if (st.quantized && st.n_mod)
-            fprintf(stderr, "fuse: adapter change surviving %s: worst tensor %.1f %%, %d of %d tensors below 50 %%\n",
+            fprintf(stderr, "fuse: adapter change kept along dW in %s: worst tensor %.1f %%, %d of %d tensors below 50 %%\n",
                     gtype, 100 * st.worst, st.n_lost, st.n_mod);
         if (st.quantized && st.n_lost * 2 > st.n_mod)
             fprintf(stderr, "hone: warning: %s quantization erases most of the adapter's change in %d of %d tensors; "

@@ -252,9 +252,9 @@ static int roundtrip(int type, float *x, int64_t rows, int64_t n_in, void *qbuf,
     return HONE_OK;
 }
 
-static void report(const xt_job *j, int modified, double dn, double surv) {
+static void report(const xt_job *j, int modified, double dn, double surv, double al) {
     if (!j->o || !j->o->report) return;
-    hone_export_report r = {.t = &j->info, .modified = modified, .delta_norm = dn, .survival = surv};
+    hone_export_report r = {.t = &j->info, .modified = modified, .delta_norm = dn, .survival = surv, .aligned = al};
     j->o->report(j->o->report_ctx, &r);
 }
 
@@ -294,7 +294,7 @@ static int fill_vec(const xt_job *j, hone_sink *s, hone_err *err) {
     if (!rc) rc = write_f32_as(s, j->dst_type, x, 1, t->n_in, q, err);
     free(x);
     free(q);
-    if (!rc) report(j, 0, 0, -1);
+    if (!rc) report(j, 0, 0, -1, -1);
     return rc;
 }
 
@@ -347,7 +347,7 @@ static int fill_modified(const xt_job *j, int dir, hone_sink *s, hone_err *err) 
     if (j->o->modify && (!j->o->wants || j->o->wants(j->o->hook_ctx, &j->info)) &&
         (rc = j->o->modify(j->o->hook_ctx, &j->info, W, err)))
         goto done;
-    double dn = l2(W, W0, n), surv = -1;
+    double dn = l2(W, W0, n), surv = -1, al = -1;
     if (j->dst_type != HONE_F32 && dn > 0) {
         /* survival: round-trip copies of both through the target type */
         float *A = malloc((size_t)n * sizeof *A), *B = malloc((size_t)n * sizeof *B);
@@ -361,7 +361,12 @@ static int fill_modified(const xt_job *j, int dir, hone_sink *s, hone_err *err) 
         memcpy(B, W0, (size_t)n * sizeof *B);
         rc = roundtrip(j->dst_type, A, n_out, n_in, q, err);
         if (!rc) rc = roundtrip(j->dst_type, B, n_out, n_in, q, err);
-        if (!rc) surv = l2(A, B, n) / dn;
+        if (!rc) {
+            surv = l2(A, B, n) / dn;
+            double dot = 0;
+            for (int64_t i = 0; i < n; i++) dot += ((double)A[i] - B[i]) * ((double)W[i] - W0[i]);
+            al = dot / (dn * dn);
+        }
         free(A);
         free(B);
         if (rc) goto done;
@@ -371,7 +376,7 @@ static int fill_modified(const xt_job *j, int dir, hone_sink *s, hone_err *err) 
         memcpy(T, W + src_row(t, redo, r) * n_in, (size_t)n_in * sizeof *T);
         rc = write_f32_as(s, j->dst_type, T, 1, n_in, q, err);
     }
-    if (!rc) report(j, 1, dn, surv);
+    if (!rc) report(j, 1, dn, surv, al);
 done:
     free(W);
     free(W0);
@@ -391,7 +396,7 @@ int xt_fill(void *ctx, hone_sink *s, hone_err *err) {
     int64_t n_in = t->n_in, n_out = t->n_out;
     if (w->type == j->dst_type && !dir) {
         int rc = hone_sink_write(s, w->data, (size_t)n_out * w->row_bytes, err);
-        if (!rc) report(j, 0, 0, -1);
+        if (!rc) report(j, 0, 0, -1, -1);
         return rc;
     }
     /* row blocks: ~1 MiB of f32 (at least one row) */
@@ -413,6 +418,6 @@ int xt_fill(void *ctx, hone_sink *s, hone_err *err) {
     if (rc) hone_err_prefix(err, "tensor %s", t->gguf);
     free(x);
     free(q);
-    if (!rc) report(j, 0, 0, -1);
+    if (!rc) report(j, 0, 0, -1, -1);
     return rc;
 }
