@@ -298,7 +298,7 @@ static int fill_vec(const xt_job *j, hone_sink *s, hone_err *err) {
     return rc;
 }
 
-static int fill_modified(const xt_job *j, int dir, hone_sink *s, hone_err *err) {
+static int fill_modified(const xt_job *j, hone_sink *s, hone_err *err) {
     const xt *t = j->t;
     const hone_weight *w = t->w;
     int64_t n_in = t->n_in, n_out = t->n_out, n = n_in * n_out;
@@ -391,7 +391,7 @@ int xt_fill(void *ctx, hone_sink *s, hone_err *err) {
     if (!t->w) return fill_vec(j, s, err);
     int dir = 0;
     if (t->qk_heads && j->l->src_perm != j->dst_perm) dir = j->dst_perm ? 1 : -1;
-    if (xt_modified(j)) return fill_modified(j, dir, s, err);
+    if (xt_modified(j)) return fill_modified(j, s, err);
     const hone_weight *w = t->w;
     int64_t n_in = t->n_in, n_out = t->n_out;
     if (w->type == j->dst_type && !dir) {
