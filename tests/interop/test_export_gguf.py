@@ -231,6 +231,21 @@ def part_ggufpy(tmp):
     if nchk != 14:
         fail(f"GGUF LoRA: {nchk} pairs, expected 14 (7 projections x 2 layers)")
     print(f"GGUF LoRA: {nchk} lora_a/lora_b pairs pass llama.cpp's shape rules, alpha {lk['adapter.lora.alpha'][1]}")
+
+    # hone fuse --ollama: Modelfile beside the GGUF, `ollama create` printed
+    fused = os.path.join(tmp, "fused")
+    out = hone("fuse", "--model", hf, "--adapter-path", os.path.join(FIX, "adapter", "tiny-qwen2", "mlx"),
+               "--save-path", fused, "--export-gguf", "--gguf-type", "q8_0", "--ollama", "tiny-fused")
+    mf = open(os.path.join(fused, "Modelfile")).read()
+    want_lines = ["FROM ggml-model-q8_0.gguf", 'PARAMETER stop "<|im_end|>"', "<|im_start|>{{ .Role }}"]
+    missing = [w for w in want_lines if w not in mf]
+    if missing or f"ollama create tiny-fused -f {os.path.join(fused, 'Modelfile')}" not in out:
+        fail(f"Modelfile / ollama command: missing {missing}; stdout {out!r}")
+    if not os.path.exists(os.path.join(fused, "ggml-model-q8_0.gguf")) or not os.path.exists(
+            os.path.join(fused, "model.safetensors")):
+        fail("hone fuse: GGUF or HF output missing")
+    print("hone fuse --ollama: HF folder, q8_0 GGUF, Modelfile (FROM, ChatML TEMPLATE, PARAMETER stop) and the "
+          "ollama create command")
     return hf, files, lora
 
 
@@ -318,6 +333,13 @@ def part_llama(tmp, hf, files, lora, real):
         rel = float(np.linalg.norm(h - lg) / np.linalg.norm(lg))
         agree = float(np.mean(h.argmax(1) == lg.argmax(1)))
         msg = f"{label}: llama.cpp vs hone logits ({len(ids)} positions) rel L2 {rel:.2e} (<= {tol:g}), top-1 agree {agree:.0%}"
+        if hone_adapter:  # the adapter must matter, or this comparison could not fail
+            hone("logits", "--model", path, "--ids", ",".join(map(str, ids)), "--out", os.path.join(tmp, "b.f32"))
+            b = np.fromfile(os.path.join(tmp, "b.f32"), dtype="<f4").reshape(len(ids), -1)
+            moved = float(np.linalg.norm(h - b) / np.linalg.norm(b))
+            msg += f"; the adapter moves hone's logits by {moved:.2e}"
+            if moved < 10 * tol:
+                fail(msg + " (too little to test)")
         if rel > tol or agree < 1:
             fail(msg)
         if greedy:
