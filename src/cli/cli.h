@@ -34,6 +34,9 @@ int cmd_ab_report(int argc, char **argv);
 int cli_ab_judge_after_run(const char *spec_path, const char *db_path, hone_ab_spec *spec,
                            hone_ab_store *store);
 int cmd_serve(int argc, char **argv);
+int cmd_fuse(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
 
 /* Prints "hone: MSG" to stderr and returns the exit status 1. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
