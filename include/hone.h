@@ -157,5 +157,6 @@ const void *hone_gguf_tensor_data(const hone_gguf *g, int64_t t); /* into the ma
 #include "hone/llm.h"
 #include "hone/dataset.h"
 #include "hone/serve.h"
+#include "hone/export.h"
 
 #endif

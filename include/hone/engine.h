@@ -17,7 +17,8 @@
  * and sessions with different adapters side by side. hone_session_eval_multi
  * advances several sessions by one token each in one forward pass (the rows go
  * through each projection as one matmul; attention, the KV cache and LoRA stay
- * per session), the batched decode step of a server.
+ * per session), the batched decode step of a server; hone_session_eval_batch also
+ * takes several tokens per session (a new prompt beside others' decode steps).
  *
  * Two compute paths: the plain f32 reference ops (always built; the exactness
  * oracle) and the fast CPU kernels (chosen at run time from CPU features).
@@ -122,6 +123,14 @@ const hone_model_adapter *hone_session_get_adapter(const hone_session *s);
  * differently from a T = 1 one (tests/unit/test_engine_multi.c states the bound). */
 int hone_session_eval_multi(hone_session *const *ss, uint32_t n, const int32_t *tokens, float *logits,
                             hone_err *err);
+/* The general form (continuous batching: prompts and decode steps of several
+ * sessions in one pass): session ss[i] appends n_tok[i] >= 1 tokens (tokens holds
+ * them back to back; n_tok NULL = one each), each at most its own n_batch and
+ * fitting its context, sum <= ss[0]->n_batch; row i of logits (n_seq, vocab) is
+ * the logits of session i's last token. Same guarantees as eval_multi: with the
+ * reference engine each session's rows equal a hone_session_eval of its tokens. */
+int hone_session_eval_batch(hone_session *const *ss, uint32_t n_seq, const int32_t *tokens, const uint32_t *n_tok,
+                            float *logits, hone_err *err);
 
 #ifdef __cplusplus
 }

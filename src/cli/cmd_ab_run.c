@@ -2,7 +2,8 @@
  * SQLite store (hone_ab_run, hone/ab.h), with a progress bar (rate, ETA) on a terminal,
  * then the judging step (cli_ab_judge_after_run) unless --no-judge. Ctrl-C stops
  * starting new cells and waits for those in flight (a second Ctrl-C kills); a rerun
- * resumes. The summary goes to stderr; --dry-run prints the planned cells on stdout. */
+ * resumes. Progress and the summary go to stderr (a line every tenth of the cells when it
+ * is not a terminal); --dry-run prints the planned cells on stdout. */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -67,13 +68,20 @@ static void fmt_dur(double s, char *out, size_t cap) {
     else snprintf(out, cap, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
+/* A terminal gets a bar redrawn in place; a log (not a terminal) a line every tenth. */
 static void on_progress(void *u, uint64_t done, uint64_t todo, uint64_t errors) {
     progress *p = u;
-    if (!p->tty) return;
     double el = mono_s() - p->t0;
     double rate = el > 0 ? (double)done / el : 0;
     char eta[32];
     fmt_dur(rate > 0 ? (double)(todo - done) / rate : NAN, eta, sizeof eta);
+    if (!p->tty) {
+        uint64_t step = todo / 10 ? todo / 10 : 1;
+        if (done % step == 0 && done != todo)
+            fprintf(stderr, "hone ab run: %llu/%llu cells, %llu errors, %.2f cells/s, ETA %s\n",
+                    (unsigned long long)done, (unsigned long long)todo, (unsigned long long)errors, rate, eta);
+        return;
+    }
     enum { W = 30 };
     char bar[W + 1];
     size_t fill = todo ? (size_t)((double)done / (double)todo * W) : W;

@@ -160,6 +160,9 @@ int cmd_serve(int argc, char **argv) {
     for (size_t i = 0; i < n_ads; i++) fprintf(stderr, ", %s+%s", name, ads[i].name);
     fprintf(stderr, " (template %s, parallel %u%s)\n", hone_chat_template_name(tmpl), parallel,
             api_key ? ", API key required" : "");
+    if (strncmp(host, "127.", 4) && strcmp(host, "localhost") && !api_key)
+        fprintf(stderr, "hone serve: warning: listening beyond this machine (%s) without --api-key-env: anyone who "
+                        "can reach the port can use the model\n", host);
     int sig = 0;
     sigwait(&set, &sig);
     fprintf(stderr, "hone serve: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");

@@ -112,5 +112,7 @@ int llm_overflow_rule(int64_t prompt_count, int64_t num_ctx, size_t codepoints, 
 /* The SHA-256 of a file as 64 lowercase hex digits + NUL. */
 int llm_sha256_file(const char *path, char hex[65], hone_err *err);
 void llm_sha256(const void *data, size_t len, unsigned char out[32]);
+/* llm_sha256_file through the digest cache (llm_sha256.c) for regular files. */
+int llm_sha256_file_cached(const char *path, char hex[65], hone_err *err);
 
 #endif

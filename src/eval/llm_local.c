@@ -18,7 +18,7 @@
  * request's seed, so a cell's answer is reproducible. max_tokens 0 = until the context
  * is full. Finish: an end-of-turn token -> "stop"; max_tokens or a full context ->
  * "length". answer_tokens counts the sampled tokens without the end-of-turn token.
- * Identity: "sha256:<hex>" of the model file (the Ollama blob's own name for an
+ * Identity: "sha256:<hex>" of the model file (cached, see llm_sha256.c; the Ollama blob's own name for an
  * ollama: reference; an HF folder hashes its files), "+adapter:sha256:<hex>" with an
  * adapter folder. */
 #define _GNU_SOURCE /* memmem */
@@ -237,7 +237,7 @@ int llm_local_open(hone_llm *l, const hone_llm_opts *o, hone_err *err) {
     const char *base = strrchr(li->path, '/');
     base = base ? base + 1 : li->path;
     if (!strncmp(base, "sha256-", 7) && strlen(base) == 7 + 64) memcpy(hex, base + 7, 65);
-    else if ((rc = llm_sha256_file(li->path, hex, err))) return rc;
+    else if ((rc = llm_sha256_file_cached(li->path, hex, err))) return rc;
     size_t il = 200;
     if (!(l->identity = malloc(il))) return hone_err_set(err, HONE_ENOMEM, "llm: out of memory");
     if (o->adapter) {

@@ -56,8 +56,6 @@ int hone_session_init(hone_session **out, hone_model *m, const hone_session_opts
     if (s->lora_cap) s->lora_t = alloc_f32(B * s->lora_cap, &bad);
     s->qpos = calloc(B, sizeof *s->qpos);
     s->rowidx = calloc(B, sizeof *s->rowidx);
-    if (s->rowidx)
-        for (uint32_t i = 0; i < n_batch; i++) s->rowidx[i] = i;
     s->kv = calloc(d->n_layers, sizeof *s->kv);
     if (!s->qpos || !s->rowidx || !s->kv) bad = 1;
     for (uint32_t il = 0; il < d->n_layers && !bad; il++) {
@@ -181,33 +179,52 @@ int hone_session_set_adapter(hone_session *s, const hone_model_adapter *a, hone_
 const hone_model_adapter *hone_session_get_adapter(const hone_session *s) { return s->ad; }
 
 /* Checks everything first, so that an error leaves every session as it was. */
-int hone_session_eval_multi(hone_session *const *ss, uint32_t n, const int32_t *tokens, float *logits,
-                            hone_err *err) {
-    if (n == 0) return hone_err_set(err, HONE_EARG, "eval_multi: no sessions");
+int hone_session_eval_batch(hone_session *const *ss, uint32_t n_seq, const int32_t *tokens, const uint32_t *n_tok,
+                            float *logits, hone_err *err) {
+    if (n_seq == 0) return hone_err_set(err, HONE_EARG, "eval_batch: no sessions");
     hone_session *w = ss[0];
-    if (n > w->n_batch)
-        return hone_err_set(err, HONE_EARG, "eval_multi: %u sessions, at most %u (the first session's batch size)",
-                            n, w->n_batch);
-    for (uint32_t i = 0; i < n; i++) {
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < n_seq; i++) {
         const hone_session *s = ss[i];
-        if (s->m != w->m) return hone_err_set(err, HONE_EARG, "eval_multi: session %u uses another model", i);
-        if (s->pos >= s->n_ctx)
-            return hone_err_set(err, HONE_EARG, "eval_multi: session %u's context of %u tokens is full", i,
-                                s->n_ctx);
-        if (tokens[i] < 0 || (uint32_t)tokens[i] >= w->m->desc.vocab)
-            return hone_err_set(err, HONE_EARG, "eval_multi: token %u is %d, outside the vocabulary of %u", i,
-                                tokens[i], w->m->desc.vocab);
+        uint32_t n = n_tok ? n_tok[i] : 1;
+        if (s->m != w->m) return hone_err_set(err, HONE_EARG, "eval_batch: session %u uses another model", i);
+        if (n == 0 || n > s->n_batch)
+            return hone_err_set(err, HONE_EARG, "eval_batch: %u tokens for session %u: expected 1 to %u (its batch size)",
+                                n, i, s->n_batch);
+        if ((uint64_t)s->pos + n > s->n_ctx)
+            return hone_err_set(err, HONE_EARG,
+                                "eval_batch: %u tokens at position %u exceed session %u's context of %u tokens (full)",
+                                n, s->pos, i, s->n_ctx);
         for (uint32_t j = 0; j < i; j++)
-            if (ss[j] == s) return hone_err_set(err, HONE_EARG, "eval_multi: session %u is also session %u", i, j);
+            if (ss[j] == s) return hone_err_set(err, HONE_EARG, "eval_batch: session %u is also session %u", i, j);
+        total += n;
     }
+    if (total > w->n_batch)
+        return hone_err_set(err, HONE_EARG, "eval_batch: %llu tokens, at most %u (the first session's batch size)",
+                            (unsigned long long)total, w->n_batch);
+    for (uint64_t k = 0; k < total; k++)
+        if (tokens[k] < 0 || (uint32_t)tokens[k] >= w->m->desc.vocab)
+            return hone_err_set(err, HONE_EARG, "eval_batch: token %llu is %d, outside the vocabulary of %u",
+                                (unsigned long long)k, tokens[k], w->m->desc.vocab);
     fwd_seg segs_small[64], *segs = segs_small;
-    if (n > 64 && !(segs = malloc(n * sizeof *segs)))
-        return hone_err_set(err, HONE_ENOMEM, "eval_multi: out of memory");
-    for (uint32_t i = 0; i < n; i++) segs[i] = (fwd_seg){ss[i], i, 1};
-    hone_eval_out out = {.logits = logits, .rows = w->rowidx, .n_rows = n};
-    int rc = forward_segs(w, segs, n, tokens, n, logits ? &out : NULL, err);
+    if (n_seq > 64 && !(segs = malloc(n_seq * sizeof *segs)))
+        return hone_err_set(err, HONE_ENOMEM, "eval_batch: out of memory");
+    uint32_t row = 0;
+    for (uint32_t i = 0; i < n_seq; i++) {
+        uint32_t n = n_tok ? n_tok[i] : 1;
+        segs[i] = (fwd_seg){ss[i], row, n};
+        w->rowidx[i] = row + n - 1; /* logits of each session's last token */
+        row += n;
+    }
+    hone_eval_out out = {.logits = logits, .rows = w->rowidx, .n_rows = n_seq};
+    int rc = forward_segs(w, segs, n_seq, tokens, row, logits ? &out : NULL, err);
     if (segs != segs_small) free(segs);
     if (rc) return rc;
-    for (uint32_t i = 0; i < n; i++) ss[i]->pos++;
+    for (uint32_t i = 0; i < n_seq; i++) ss[i]->pos += n_tok ? n_tok[i] : 1;
     return HONE_OK;
+}
+
+int hone_session_eval_multi(hone_session *const *ss, uint32_t n, const int32_t *tokens, float *logits,
+                            hone_err *err) {
+    return hone_session_eval_batch(ss, n, tokens, NULL, logits, err);
 }

@@ -47,7 +47,7 @@ struct hone_session {
     float *act;    /* (n_batch, ffn) */
     float *rows;   /* (n_batch, hidden): the normed rows that get logits */
     int32_t *qpos; /* (n_batch) */
-    uint32_t *rowidx; /* (n_batch): 0, 1, ... (the logits rows of a multi-session eval) */
+    uint32_t *rowidx; /* (n_batch): the logits rows of a multi-session eval (scratch) */
     const hone_model_adapter *ad; /* applied adapter, or NULL (starts as the model's own) */
     float *lora_t; /* (n_batch, lora_cap): A x of an adapted projection, or NULL */
     uint32_t lora_cap; /* rank lora_t is sized for */

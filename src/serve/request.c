@@ -359,6 +359,10 @@ int serve_req_parse(const serve_ctx *c, serve_api api, const char *body, size_t 
     }
     }
     if (rc) goto done;
+    if (!r->empty && r->n_ids == 0) {
+        rc = fail(msg, cap, 400, "prompt: empty (no token to continue from)");
+        goto done;
+    }
     if (!r->empty && r->n_ids >= r->n_ctx) {
         rc = fail(msg, cap, 400, "the prompt has %zu tokens; the context holds %u (at least one more is needed)",
                   r->n_ids, r->n_ctx);

@@ -2,16 +2,28 @@
  *
  * `parallel` slots, each a hone_session sized for the server's context (its KV
  * cache pages are touched only as positions fill). A queued job is admitted
- * into a free slot: the slot's session takes the job's adapter, evaluates the
- * prompt (batches of n_batch, logits of the last token), and the first token is
- * sampled. Then every step advances all active slots by one token with one
- * hone_session_eval_multi call, and samples each row with that job's own
- * sampler. Per token, as hone_generate (src/infer/generate.c) does, so a greedy
- * answer equals `hone generate --temp 0`: sample, accept, end token -> "eot"
- * (text not emitted), else stream-decode (whole UTF-8 characters) and pass
- * through the stop-string holdback; a completed stop string -> "stop";
- * max_tokens or a full context -> "length"; at the end held text is flushed.
- * Text goes to the job's buffer and wakes its connection thread.
+ * into a free slot (its adapter set, sampler, stop strings and decoder made),
+ * then every step is one or two hone_session_eval_batch passes over all busy
+ * slots: each decoding slot adds its last sampled token, each slot still
+ * reading its prompt adds its next chunk (at most n_batch rows in a pass), and
+ * each slot whose logits are ready samples with its own sampler. This is
+ * continuous batching: a new prompt does not stall the others' decoding, and
+ * every pass reads the weights once for all its rows.
+ *
+ * Prompt chunks join the decode rows' pass only when at least MIX_MIN_DECODE
+ * slots decode: the fast kernels take a pass of fewer than 4 rows one row at a
+ * time (the path of a single-session decode) and larger passes in panels, which
+ * round differently; so with 1 to 3 decoders, prompts go in a pass of their own
+ * and the decode rows keep the one-row path, and a greedy answer equals
+ * `hone generate --temp 0` exactly. (With 4 or more concurrent sequences each
+ * row may differ from a single-session decode by rounding, ~1e-4 relative in
+ * the logits, see tests/unit/test_engine_multi.c: a greedy near-tie may flip.)
+ *
+ * Per token, as hone_generate (src/infer/generate.c) does: sample, accept; an
+ * end token -> "eot" (text not emitted); else stream-decode (whole UTF-8
+ * characters) and pass through the stop-string holdback; a completed stop
+ * string -> "stop"; max_tokens or a full context -> "length"; at the end held
+ * text is flushed. Text goes to the job's buffer and wakes its connection.
  * A job whose client went away (job->cancel) is dropped at the next step; a
  * queued one when it would be admitted.
  */
@@ -52,9 +64,13 @@ void serve_job_unref(serve_job *j) {
     free(j);
 }
 
+#define MIX_MIN_DECODE 4
+
 typedef struct slot {
     hone_session *s;
     serve_job *job;       /* NULL: free */
+    size_t ppos;          /* prompt tokens evaluated (== n_ids: decoding) */
+    double t0;            /* admitted */
     hone_sampler *smp;
     hone_stopper *stop;
     hone_tok_stream ds;
@@ -73,8 +89,9 @@ struct serve_sched {
     float *logits;            /* (n_slots, vocab) */
     char *piece;              /* (piece_cap) one decoded token */
     size_t piece_cap;
-    hone_session **bs;        /* (n_slots) the step's sessions */
-    int32_t *bt;              /* (n_slots) their tokens */
+    hone_session **bs;        /* (n_slots) a pass's sessions */
+    uint32_t *bn;             /* (n_slots) their token counts */
+    int32_t *bt;              /* (n_batch) their tokens, back to back */
     slot **bsl;               /* (n_slots) their slots */
     pthread_t th;
     int started;
@@ -196,26 +213,21 @@ static int slot_sample(serve_sched *S, slot *sl, const float *row) {
     return 1;
 }
 
-/* Evaluates the job's prompt in slot sl and samples its first token. */
+/* Sets slot sl up for job j; its prompt is evaluated by the next steps. */
 static void slot_admit(serve_sched *S, slot *sl, serve_job *j) {
     sl->job = j;
     sl->n_gen = 0;
+    sl->ppos = 0;
+    sl->t0 = serve_now();
+    sl->t1 = 0;
     hone_err err = {0};
     const serve_req *r = &j->req;
     if (r->empty) {
         slot_finish(S, sl, HONE_FINISH_STOP, NULL);
         return;
     }
-    double t0 = serve_now();
-    float *row = S->logits + (size_t)(sl - S->slots) * S->vocab;
     int rc = hone_session_set_adapter(sl->s, r->adapter < 0 ? NULL : S->ads[r->adapter], &err);
     if (!rc) rc = hone_session_truncate(sl->s, 0, &err);
-    for (size_t at = 0; !rc && at < r->n_ids;) {
-        uint32_t n = (uint32_t)(r->n_ids - at < S->n_batch ? r->n_ids - at : S->n_batch);
-        hone_eval_out out = {.logits = row};
-        rc = hone_session_eval(sl->s, r->ids + at, n, &out, &err);
-        at += n;
-    }
     if (!rc) rc = hone_sampler_init(&sl->smp, &r->sp, S->vocab, &err);
     if (!rc) rc = hone_stopper_init(&sl->stop, (const char *const *)r->stops, r->n_stop, &err);
     if (!rc) {
@@ -227,16 +239,74 @@ static void slot_admit(serve_sched *S, slot *sl, serve_job *j) {
         rc = hone_tok_stream_push(&sl->ds, r->ids[r->n_ids - 1], S->piece, S->piece_cap, &np, &err);
         hone_tok_stream_flush(&sl->ds, tail);
     }
-    pthread_mutex_lock(&j->mu);
-    j->n_prompt = (uint32_t)r->n_ids;
-    j->t_prompt_s = serve_now() - t0;
-    pthread_mutex_unlock(&j->mu);
-    if (rc) {
-        slot_finish(S, sl, HONE_FINISH_NONE, err.msg);
+    if (rc) slot_finish(S, sl, HONE_FINISH_NONE, err.msg);
+}
+
+/* One eval_batch pass over slots list[0..n) (decoding slots add their next token,
+ * prompt slots a chunk), then sampling where logits are ready. */
+static void run_pass(serve_sched *S, slot **list, uint32_t n) {
+    uint32_t rows = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        slot *sl = list[i];
+        const serve_req *r = &sl->job->req;
+        S->bs[i] = sl->s;
+        if (sl->ppos == r->n_ids) {
+            S->bn[i] = 1;
+            S->bt[rows++] = sl->next;
+        } else {
+            uint32_t k = (uint32_t)(r->n_ids - sl->ppos);
+            uint32_t room = S->n_batch - rows - (n - 1 - i); /* leave a row for each later slot */
+            if (k > room) k = room;
+            S->bn[i] = k;
+            memcpy(S->bt + rows, r->ids + sl->ppos, k * sizeof *S->bt);
+            rows += k;
+        }
+    }
+    hone_err err = {0};
+    if (hone_session_eval_batch(S->bs, n, S->bt, S->bn, S->logits, &err)) {
+        for (uint32_t i = 0; i < n; i++) slot_finish(S, list[i], HONE_FINISH_NONE, err.msg);
         return;
     }
-    sl->t1 = serve_now();
-    slot_sample(S, sl, row);
+    for (uint32_t i = 0; i < n; i++) {
+        slot *sl = list[i];
+        serve_job *j = sl->job;
+        const float *row = S->logits + (size_t)i * S->vocab;
+        if (sl->ppos == j->req.n_ids) {
+            slot_sample(S, sl, row);
+            continue;
+        }
+        sl->ppos += S->bn[i];
+        if (sl->ppos < j->req.n_ids) continue; /* more prompt next step */
+        pthread_mutex_lock(&j->mu);
+        j->n_prompt = (uint32_t)j->req.n_ids;
+        j->t_prompt_s = serve_now() - sl->t0;
+        pthread_mutex_unlock(&j->mu);
+        sl->t1 = serve_now();
+        slot_sample(S, sl, row);
+    }
+}
+
+/* One step: every busy slot advances (see the file comment for the passes). */
+static void run_step(serve_sched *S) {
+    slot *dec[512], *pre[512];
+    uint32_t nd = 0, np = 0;
+    for (uint32_t i = 0; i < S->n_slots; i++) {
+        slot *sl = &S->slots[i];
+        if (!sl->job) continue;
+        if (job_cancelled(sl->job)) {
+            slot_finish(S, sl, HONE_FINISH_ABORT, NULL);
+            continue;
+        }
+        if (sl->ppos == sl->job->req.n_ids) dec[nd++] = sl;
+        else pre[np++] = sl;
+    }
+    if (nd >= MIX_MIN_DECODE || !nd || !np) {
+        for (uint32_t i = 0; i < np; i++) dec[nd++] = pre[i];
+        if (nd) run_pass(S, dec, nd);
+        return;
+    }
+    run_pass(S, pre, np);
+    run_pass(S, dec, nd);
 }
 
 /* ---- the loop -------------------------------------------------------------------------- */
@@ -268,26 +338,7 @@ static void *sched_main(void *arg) {
             continue;
         }
         pthread_mutex_unlock(&S->mu);
-        n = 0;
-        for (uint32_t i = 0; i < S->n_slots; i++) {
-            slot *sl = &S->slots[i];
-            if (!sl->job) continue;
-            if (job_cancelled(sl->job)) {
-                slot_finish(S, sl, HONE_FINISH_ABORT, NULL);
-                continue;
-            }
-            S->bs[n] = sl->s;
-            S->bt[n] = sl->next;
-            S->bsl[n++] = sl;
-        }
-        if (n) {
-            hone_err err = {0};
-            if (hone_session_eval_multi(S->bs, n, S->bt, S->logits, &err)) {
-                for (uint32_t i = 0; i < n; i++) slot_finish(S, S->bsl[i], HONE_FINISH_NONE, err.msg);
-            } else {
-                for (uint32_t i = 0; i < n; i++) slot_sample(S, S->bsl[i], S->logits + (size_t)i * S->vocab);
-            }
-        }
+        run_step(S);
         pthread_mutex_lock(&S->mu);
     }
     pthread_mutex_unlock(&S->mu);
@@ -346,6 +397,7 @@ void serve_sched_stop(serve_sched *S) {
     free(S->piece);
     free(S->bs);
     free(S->bt);
+    free(S->bn);
     free(S->bsl);
     pthread_mutex_destroy(&S->mu);
     pthread_cond_destroy(&S->cv);
@@ -371,9 +423,10 @@ int serve_sched_start(serve_sched **out, const serve_ctx *c, const hone_serve_op
     S->logits = malloc((size_t)S->n_slots * S->vocab * sizeof *S->logits);
     S->piece = malloc(S->piece_cap);
     S->bs = calloc(S->n_slots, sizeof *S->bs);
-    S->bt = calloc(S->n_slots, sizeof *S->bt);
+    S->bt = calloc(S->n_batch, sizeof *S->bt);
+    S->bn = calloc(S->n_slots, sizeof *S->bn);
     S->bsl = calloc(S->n_slots, sizeof *S->bsl);
-    if (!S->ads || !S->eot || !S->slots || !S->logits || !S->piece || !S->bs || !S->bt || !S->bsl) {
+    if (!S->ads || !S->eot || !S->slots || !S->logits || !S->piece || !S->bs || !S->bt || !S->bn || !S->bsl) {
         rc = hone_err_set(err, HONE_ENOMEM, "serve: out of memory for %u slots", S->n_slots);
         goto fail;
     }

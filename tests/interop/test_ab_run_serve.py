@@ -87,7 +87,7 @@ conditions:
 baseline: none
 probes: probes.jsonl
 samples: 1
-sampling: {{temperature: 0, top_p: 1, max_tokens: 12, seed: 9}}
+sampling: {{temperature: 0, top_p: 1, max_tokens: 8, seed: 9}}
 """)
         env = dict(os.environ)
         res = {}

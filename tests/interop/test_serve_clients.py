@@ -22,6 +22,8 @@ Checked (exact comparisons: strings and integers; greedy = temperature 0):
 - cancellation: with --parallel 1, a streamed request for 1500 tokens closed after
   its first chunk frees the slot: the next request answers within 20 s (the first
   would otherwise hold the only slot for 1500 tokens, ~25 s or more here).
+- the command line: usage errors exit 2 with one line naming the flag; a missing
+  adapter folder exits 1 naming the adapter.
 Skips (exit 0, a SKIP line) when the model or the clients are missing.
 """
 import json
@@ -99,6 +101,19 @@ def make_adapter(path, seed, amp, layers):
     with open(os.path.join(path, "adapter_config.json"), "w") as f:
         json.dump(cfg, f)
 
+
+# ---- command line: usage errors exit 2 with one stderr line naming the flag -----------
+for args, needle in [(["serve"], "--model"), (["serve", "--model", SMOL, "--adapter", "foo"], "NAME=DIR"),
+                     (["serve", "--model", SMOL, "--port", "70000"], "--port"),
+                     (["serve", "--model", SMOL, "--parallel", "0"], "--parallel"),
+                     (["serve", "--model", SMOL, "--api-key-env", "HONE_SURELY_UNSET_VAR"], "HONE_SURELY_UNSET_VAR")]:
+    r = subprocess.run([HONE, *args], capture_output=True, text=True, timeout=60)
+    lines = r.stderr.strip().splitlines()
+    check(r.returncode == 2 and len(lines) == 1 and needle in lines[0], f"usage error: {' '.join(args[2:]) or 'no --model'}"
+          f" -> {lines[0] if lines else ''}")
+r = subprocess.run([HONE, "serve", "--model", SMOL, "--adapter", "a=/nonexistent", "--port", "0"],
+                   capture_output=True, text=True, timeout=60)
+check(r.returncode == 1 and "adapter a" in r.stderr, f"missing adapter folder -> exit 1: {r.stderr.strip()}")
 
 tmp = tempfile.mkdtemp(prefix="hone-serve-")
 AD = {"a": os.path.join(tmp, "ad_a"), "b": os.path.join(tmp, "ad_b")}

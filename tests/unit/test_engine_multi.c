@@ -5,8 +5,8 @@
  *   hone_session_set_adapter computes the same logits, bit for bit, as a session
  *   of the model loaded with that adapter (hone_load_opts.adapter_path), and
  *   set_adapter(NULL) on the latter gives the plain base's logits bit for bit
- *   (reference engine: the same ops in the same order). An adapter bound to
- *   another model is refused.
+ *   (reference engine: the same ops in the same order), on the tiny gemma3 and
+ *   llama fixtures. An adapter bound to another model is refused.
  * - Batched decode: three sessions with prompts of different lengths, one on the
  *   base and two on different adapters, decode several steps with one
  *   eval_multi call per step; their twins decode the same tokens one
@@ -16,13 +16,17 @@
  *   a single eval does); checked on the tiny gemma3 fixture (sliding-window
  *   rings), the tiny llama, and SmolLM2's GGUF (q/k rows permuted for LoRA),
  *   also with the sessions passed in another order.
- *   Fast kernels (SmolLM2, Gemma 3 270M): nothing promises that a T = 3
- *   matmul sums in the order of a T = 1 one (the AVX2 path switches from INT16
- *   to F32 panels for T > 1, and kernels change under optimisation), so rows
- *   must agree to rounding: bound 2e-3 relative L2 per logits row and the same
- *   argmax, the size of the INT16-vs-F32 activation rounding difference
- *   test_engine_ref accepts (measured on this Zen 4 with today's kernels: 0,
- *   the INT16 path quantizes and sums each row the same way for any T).
+ *   Fast kernels (SmolLM2, Gemma 3 270M): a row's sum order depends on the
+ *   pass's row count (below 4 rows one row at a time on the streaming matvec
+ *   path, from 4 on in panels), so rows agree to rounding only: bound 2e-3
+ *   relative L2 per logits row and the same argmax, the size of the
+ *   INT16-vs-F32 activation rounding difference test_engine_ref accepts.
+ *   Measured on this Zen 4 with today's kernels: 0 for the 3-row decode steps
+ *   (all on the one-row path, as a single eval), up to 4.2e-4 for the
+ *   eval_batch step of 7 rows (its 1- and 2-token sessions leave that path).
+ *   Then one hone_session_eval_batch call with 1, 4 and 2 tokens for the three
+ *   sessions (a prompt beside decode steps) against each twin's own eval of its
+ *   tokens, same bounds.
  * - Argument errors: a repeated session, more sessions than the first one's
  *   batch, a full context, a token out of range; none changes any session.
  */
@@ -152,6 +156,7 @@ static void check_set_adapter(const char *model_path, const char *adir) {
 /* Three sessions (base, adapter 1, adapter 2) decode K steps batched vs one by one.
  * tol < 0: bit for bit; else per-row rel L2 bound and same argmax. */
 static void check_multi(const char *model_path, int engine, const char *adir1, const char *adir2, double tol) {
+    /* ... then one hone_session_eval_batch step with 1, 4 and 2 tokens per session */
     enum { NS = 3, K = 6 };
     hone_err err = {0};
     hone_load_opts lo = {.engine = engine};
@@ -209,6 +214,23 @@ static void check_multi(const char *model_path, int engine, const char *adir1, c
             }
         }
     }
+    /* one eval_batch with several tokens per session (a prompt beside decode steps):
+     * 1, 4 and 2 tokens, vs each twin's own eval of the same tokens */
+    {
+        uint32_t nt[NS] = {1, 4, 2};
+        int32_t tok[7];
+        for (int k = 0; k < 7; k++) tok[k] = (int32_t)(((uint32_t)k * 977u + 5) % V);
+        ASSERT_OK(hone_session_eval_batch(ms, NS, tok, nt, lm, &err), &err);
+        for (int i = 0, at = 0; i < NS; at += (int)nt[i], i++) {
+            hone_eval_out out = {.logits = lg};
+            ASSERT_OK(hone_session_eval(ss[i], tok + at, nt[i], &out, &err), &err);
+            assert_int_equal(hone_session_pos(ms[i]), hone_session_pos(ss[i]));
+            double e = rel_l2(lm + (size_t)i * V, lg, V);
+            if (e > worst) worst = e;
+            if (tol < 0 ? memcmp(lm + (size_t)i * V, lg, V * 4) != 0 : (e > tol || argmax(lm + (size_t)i * V, V) != argmax(lg, V)))
+                fail_msg("%s eval_batch session %d (%u tokens): rel L2 %.3e vs its own eval", model_path, i, nt[i], e);
+        }
+    }
     /* the adapters matter: the three sessions' last rows differ */
     print_message("  %s (%s): %d steps x %d sessions batched == single %s%.2e; sessions differ by %.2e, %.2e\n",
                   model_path, engine == HONE_ENGINE_REFERENCE ? "reference" : "fast", K, NS,
@@ -226,6 +248,26 @@ static void check_multi(const char *model_path, int engine, const char *adir1, c
 
 static int have(const char *p) { return access(p, R_OK) == 0; }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SAN 1
+#endif
+#endif
+#ifndef SAN
+#define SAN 0
+#endif
+/* The sanitizer build (-O1 with checks) runs the same code paths on the tiny
+ * fixtures only: the real models' reference runs take minutes there. */
+#define SKIP_UNDER_SAN()                                                                   \
+    do {                                                                                   \
+        if (SAN) {                                                                         \
+            print_message("[ SKIPPED  ] real model under the sanitizers (tiny fixtures cover the paths)\n"); \
+            skip();                                                                        \
+        }                                                                                  \
+    } while (0)
+
 static void t_set_adapter_tiny(void **st) {
     if (!have(ADIR "/tiny-gemma3/peft/adapter_config.json")) skip();
     check_set_adapter(EDIR "/tiny-gemma3", ADIR "/tiny-gemma3/peft");
@@ -241,6 +283,7 @@ static void t_multi_tiny_ref(void **st) {
 }
 
 static void t_multi_smollm2(void **st) {
+    SKIP_UNDER_SAN();
     REQUIRE_MODEL(path, SMOL_GGUF);
     hone_err err = {0};
     hone_model *m;
@@ -249,7 +292,6 @@ static void t_multi_smollm2(void **st) {
     char *a1 = write_random_adapter(hone_model_get_desc(m), 1, 0.05f);
     char *a2 = write_random_adapter(hone_model_get_desc(m), 2, 0.05f);
     hone_model_free(m);
-    check_set_adapter(path, a1);
     check_multi(path, HONE_ENGINE_REFERENCE, a1, a2, -1);
     check_multi(path, HONE_ENGINE_FAST, a1, a2, 2e-3);
     rm_adapter(a1);
@@ -257,6 +299,7 @@ static void t_multi_smollm2(void **st) {
 }
 
 static void t_multi_gemma_fast(void **st) {
+    SKIP_UNDER_SAN();
     REQUIRE_MODEL(path, GEMMA_GGUF);
     hone_err err = {0};
     hone_model *m;

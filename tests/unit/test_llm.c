@@ -45,6 +45,36 @@ static void test_sha256_vectors(void **state) {
     free(a);
 }
 
+/* The digest cache: a miss computes and stores, a hit reads the entry (a planted wrong
+ * digest with matching size and mtime proves it was read), a changed file is hashed again. */
+static void test_sha256_cache(void **state) {
+    char dir[128];
+    snprintf(dir, sizeof dir, "/tmp/hone-test-shacache-%ld", (long)getpid());
+    setenv("HONE_CACHE_DIR", dir, 1);
+    char *path = test_write_tmp("abc", 3, ".bin");
+    char h[65], h2[65];
+    hone_err err = {0};
+    ASSERT_OK(llm_sha256_file_cached(path, h, &err), &err);
+    assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    /* plant a different digest in the one entry, same size and mtime: it must be used */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "f=$(ls %s/sha256/*) && sed -i 's/ba7816bf/00000000/' $f", dir);
+    assert_int_equal(system(cmd), 0);
+    ASSERT_OK(llm_sha256_file_cached(path, h2, &err), &err);
+    assert_string_equal(h2, "000000008f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    /* a changed file (size differs) is hashed again */
+    FILE *f = fopen(path, "ab");
+    fputs("d", f);
+    fclose(f);
+    ASSERT_OK(llm_sha256_file_cached(path, h2, &err), &err);
+    assert_string_equal(h2, "88d4266fd4e6338d13b845fcf289579d209c897823b9217da3e161936f031589"); /* "abcd" */
+    unlink(path);
+    free(path);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    unsetenv("HONE_CACHE_DIR");
+}
+
 static void test_open_errors(void **state) {
     hone_llm *l = NULL;
     hone_err err = {0};
@@ -303,6 +333,7 @@ static void test_http_faults(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_vectors),
+        cmocka_unit_test(test_sha256_cache),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_local_gemma),
         cmocka_unit_test(test_parsers),
