@@ -12,6 +12,12 @@
  * the tied token embedding). Gemma3 scales the embeddings by sqrt(hidden)
  * rounded to f32, as its torch tensor is. Every projection goes through
  * forward_linear(), where LoRA attaches.
+ *
+ * One pass may carry several sessions (forward_segs: a segment of rows per
+ * session, hone_session_eval_multi): the projections, norms and the MLP see all
+ * rows at once; the LoRA term (each session's adapter), RoPE positions, the KV
+ * store and attention run per segment. With one segment it is the plain
+ * single-session pass (forward_batch), call for call.
  */
 #include <math.h>
 #include <string.h>
@@ -31,7 +37,7 @@ typedef enum proj { PROJ_Q, PROJ_K, PROJ_V, PROJ_O, PROJ_GATE, PROJ_UP, PROJ_DOW
 static void lora_forward(hone_session *s, const hone_lora *l, float *y, const float *x, int64_t T) {
     float *t = s->lora_t; /* (T, r) */
     int64_t r = l->rank, ni = l->n_in, no = l->n_out;
-    double sc = s->m->lora_scale;
+    double sc = s->ad->scale;
     for (int64_t tt = 0; tt < T; tt++) {
         const float *xt = x + tt * ni;
         for (int64_t k = 0; k < r; k++) {
@@ -51,15 +57,28 @@ static void lora_forward(hone_session *s, const hone_lora *l, float *y, const fl
     }
 }
 
+/* A forward pass's sessions: w does the work, segs say whose rows are whose. */
+typedef struct fwd {
+    hone_session *w;
+    const fwd_seg *segs;
+    uint32_t n_seg;
+} fwd;
+
 /* THE linear layer: y (T, n_out) = x (T, n_in) W^T + b. Every projection of the
  * model (q, k, v, o, gate, up, down, LM head) passes here, identified by
  * (layer, which), so adapters attach in one place.
- * LoRA attaches here: y += scale * B (A x), A (r, n_in), B (n_out, r). */
-static void forward_linear(hone_session *s, uint32_t layer, proj which, float *y, const float *x,
+ * LoRA attaches here: y += scale * B (A x), A (r, n_in), B (n_out, r), with
+ * each segment's session's adapter on its own rows. */
+static void forward_linear(const fwd *f, uint32_t layer, proj which, float *y, const float *x,
                            const hone_weight *w, const float *bias, int64_t T) {
-    s->be->matmul(y, x, w, bias, T, s->pool);
-    const hone_lora *l = which < PROJ_LM_HEAD ? s->m->layers[layer].lora[which] : NULL;
-    if (l) lora_forward(s, l, y, x, T);
+    f->w->be->matmul(y, x, w, bias, T, f->w->pool);
+    if (which >= PROJ_LM_HEAD) return;
+    for (uint32_t i = 0; i < f->n_seg; i++) {
+        hone_session *s = f->segs[i].s;
+        const hone_lora *l = s->ad ? s->ad->lora[(size_t)layer * HONE_PROJ_COUNT + which] : NULL;
+        if (l) lora_forward(s, l, y + (size_t)f->segs[i].row0 * w->n_out, x + (size_t)f->segs[i].row0 * w->n_in,
+                            f->segs[i].n);
+    }
 }
 
 static void embed_tokens(hone_session *s, const int32_t *tokens, uint32_t n) {
@@ -90,25 +109,32 @@ static void kv_store(kv_layer *c, const float *k, const float *v, const int32_t 
 }
 
 int forward_batch(hone_session *s, const int32_t *tokens, uint32_t n, hone_eval_out *out, hone_err *err) {
+    fwd_seg seg = {s, 0, n};
+    return forward_segs(s, &seg, 1, tokens, n, out, err);
+}
+
+int forward_segs(hone_session *s, const fwd_seg *segs, uint32_t n_seg, const int32_t *tokens, uint32_t n,
+                 hone_eval_out *out, hone_err *err) {
     const hone_model *m = s->m;
     const hone_model_desc *d = &m->desc;
     const hone_backend *be = s->be;
     int64_t T = n, D = d->hidden, F = d->ffn_hidden, H = d->n_heads, KV = d->n_kv_heads, hd = d->head_dim;
     int64_t nkv = KV * hd;
     float eps = d->rms_eps;
+    const fwd f = {s, segs, n_seg};
 
-    for (uint32_t t = 0; t < n; t++) s->qpos[t] = (int32_t)(s->pos + t);
+    for (uint32_t i = 0; i < n_seg; i++)
+        for (uint32_t t = 0; t < segs[i].n; t++) s->qpos[segs[i].row0 + t] = (int32_t)(segs[i].s->pos + t);
     embed_tokens(s, tokens, n);
 
     for (uint32_t il = 0; il < d->n_layers; il++) {
         const model_layer *L = &m->layers[il];
-        kv_layer *c = &s->kv[il];
 
         /* attention block */
         be->rmsnorm(s->xn, s->x, L->attn_norm, T, D, eps);
-        forward_linear(s, il, PROJ_Q, s->q, s->xn, &L->wq, L->bq, T);
-        forward_linear(s, il, PROJ_K, s->k, s->xn, &L->wk, L->bk, T);
-        forward_linear(s, il, PROJ_V, s->v, s->xn, &L->wv, L->bv, T);
+        forward_linear(&f, il, PROJ_Q, s->q, s->xn, &L->wq, L->bq, T);
+        forward_linear(&f, il, PROJ_K, s->k, s->xn, &L->wk, L->bk, T);
+        forward_linear(&f, il, PROJ_V, s->v, s->xn, &L->wv, L->bv, T);
         float *q = s->q, *k = s->k;
         if (L->q_norm) {
             be->rmsnorm(s->q2, s->q, L->q_norm, T * H, hd, eps);
@@ -118,16 +144,22 @@ int forward_batch(hone_session *s, const int32_t *tokens, uint32_t n, hone_eval_
         }
         be->rope(q, s->qpos, T, H, hd, d->rope_dim, L->freqs, m->rope_mode);
         be->rope(k, s->qpos, T, KV, hd, d->rope_dim, L->freqs, m->rope_mode);
-        kv_store(c, k, s->v, s->qpos, n, nkv);
         hone_attn_params ap = {
             .n_heads = (uint32_t)H, .n_kv_heads = (uint32_t)KV, .head_dim = (uint32_t)hd,
             .scale = (float)(1.0 / sqrt((double)d->query_pre_attn_scalar)),
             .window = L->sliding ? d->sliding_window : 0,
             .softcap = d->attn_logit_softcap,
         };
-        uint64_t n_keys = (uint64_t)s->pos + n < c->slots ? (uint64_t)s->pos + n : c->slots;
-        be->attention(s->att, q, s->qpos, T, c->k, c->v, c->kpos, (int64_t)n_keys, &ap, s->pool);
-        forward_linear(s, il, PROJ_O, s->o, s->att, &L->wo, NULL, T);
+        for (uint32_t i = 0; i < n_seg; i++) {
+            const fwd_seg *g = &segs[i];
+            kv_layer *c = &g->s->kv[il];
+            size_t r0 = g->row0;
+            kv_store(c, k + r0 * nkv, s->v + r0 * nkv, s->qpos + r0, g->n, nkv);
+            uint64_t n_keys = (uint64_t)g->s->pos + g->n < c->slots ? (uint64_t)g->s->pos + g->n : c->slots;
+            be->attention(s->att + r0 * H * hd, q + r0 * H * hd, s->qpos + r0, g->n, c->k, c->v, c->kpos,
+                          (int64_t)n_keys, &ap, s->pool);
+        }
+        forward_linear(&f, il, PROJ_O, s->o, s->att, &L->wo, NULL, T);
         if (L->post_attn_norm) {
             be->rmsnorm(s->xn, s->o, L->post_attn_norm, T, D, eps);
             add_into(s->x, s->xn, T * D);
@@ -137,10 +169,10 @@ int forward_batch(hone_session *s, const int32_t *tokens, uint32_t n, hone_eval_
 
         /* MLP block */
         be->rmsnorm(s->xn, s->x, L->ffn_norm, T, D, eps);
-        forward_linear(s, il, PROJ_GATE, s->gate, s->xn, &L->w_gate, NULL, T);
-        forward_linear(s, il, PROJ_UP, s->up, s->xn, &L->w_up, NULL, T);
+        forward_linear(&f, il, PROJ_GATE, s->gate, s->xn, &L->w_gate, NULL, T);
+        forward_linear(&f, il, PROJ_UP, s->up, s->xn, &L->w_up, NULL, T);
         be->glu(s->act, s->gate, s->up, T, F, d->act == HONE_ACT_GELU_TANH);
-        forward_linear(s, il, PROJ_DOWN, s->o, s->act, &L->w_down, NULL, T);
+        forward_linear(&f, il, PROJ_DOWN, s->o, s->act, &L->w_down, NULL, T);
         if (L->post_ffn_norm) {
             be->rmsnorm(s->xn, s->o, L->post_ffn_norm, T, D, eps);
             add_into(s->x, s->xn, T * D);
@@ -158,7 +190,7 @@ int forward_batch(hone_session *s, const int32_t *tokens, uint32_t n, hone_eval_
             uint32_t t = out->rows ? out->rows[r] : n - 1;
             memcpy(s->rows + (size_t)r * D, s->xn + (size_t)t * D, (size_t)D * sizeof(float));
         }
-        forward_linear(s, UINT32_MAX, PROJ_LM_HEAD, out->logits, s->rows, &m->output, NULL, nr);
+        forward_linear(&f, UINT32_MAX, PROJ_LM_HEAD, out->logits, s->rows, &m->output, NULL, nr);
         float cap = d->final_logit_softcap;
         if (cap > 0)
             for (size_t i = 0; i < (size_t)nr * d->vocab; i++) out->logits[i] = cap * tanhf(out->logits[i] / cap);
