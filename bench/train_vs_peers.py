@@ -3,6 +3,12 @@
 transformers (CPU) on Gemma 3 270M, side by side in one run (issue 5, item 6).
 
   ~/.cache/hone/venv-ref/bin/python bench/train_vs_peers.py [MODELS_DIR] [STEPS]
+      [--mlx-steps N] [--peft-steps N] [--sides hone,hone-q4,peft,mlx] [--json-out FILE]
+
+(--mlx-steps: mlx-lm takes minutes per step on CPU; fewer timed steps for it are said in
+the output, which gives each side's number of timed steps, and the 1-minute load average
+at its start and end. hone's GFLOP/s counts the useful work of the step, see
+hone_step_gflop; % of peak against --peak GFLOP/s per core.)
 
 Setting (the same on every side): one example of 512 token ids (seeded random ids),
 the first half masked as the prompt (mlx-lm --mask-prompt: loss on the last 255
@@ -149,41 +155,104 @@ def run_hone(model, steps, cache):
     return times, cpu, rss
 
 
+def hone_step_gflop(cfg, n_sup):
+    """Useful FLOPs of hone's step (T tokens, n_sup supervised, the last NUM_LAYERS blocks
+    adapted, rank RANK): the adapted blocks' linears forward (2 P T) and their input-gradient
+    backward (2 P T, less q/k/v of the lowest adapted block: nothing below needs it),
+    attention causal forward (QK^T and AV: 2 T^2 H hd) and backward (2.5x: dQ, dK, dV, dP),
+    the LM head at the supervised rows forward and its d hidden (2 x 2 n_sup V D), and the
+    adapters (forward, dA, dB, dx: ~8 r (in + out) T per projection). Frozen prefix excluded
+    (cached or not, it is the same work for every side and small: 2 P T per block)."""
+    D, F, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
+    H, KV = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    hd = cfg.get("head_dim") or D // H
+    shapes = {"q": (D, H * hd), "k": (D, KV * hd), "v": (D, KV * hd), "o": (H * hd, D),
+              "gate": (D, F), "up": (D, F), "down": (F, D)}
+    P = sum(i * o for i, o in shapes.values())
+    P_qkv = sum(shapes[k][0] * shapes[k][1] for k in ("q", "k", "v"))
+    lin = 2 * P * T * NUM_LAYERS + 2 * (P * NUM_LAYERS - P_qkv) * T
+    att_f = 2 * T * T * H * hd * NUM_LAYERS  # causal: half of 2 x 2 T^2 H hd
+    att = att_f * 3.5
+    head = 2 * 2 * n_sup * V * D
+    lora = 8 * RANK * sum(i + o for i, o in shapes.values()) * T * NUM_LAYERS
+    return (lin + att + head + lora) / 1e9
+
+
 def main():
+    import argparse
     if len(sys.argv) > 1 and sys.argv[1] in ("--mlx", "--peft"):
         steps = int(sys.argv[2])
         times, cpu = run_mlx(steps) if sys.argv[1] == "--mlx" else run_peft(steps)
         print(json.dumps({"times": times, "cpu": cpu, "rss": peak_rss_mib()}))
         return
-    models = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "models")
-    steps = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    gguf = os.path.join(models, "gemma-3-270m-q4_k_m.gguf")
-    make_hf(models)
+    ap = argparse.ArgumentParser(description="LoRA step speed: hone vs mlx-lm vs PEFT, side by side")
+    ap.add_argument("models", nargs="?", default=os.path.join(ROOT, "models"), help="folder with the Gemma GGUF")
+    ap.add_argument("steps", nargs="?", type=int, default=3, help="timed steps per side after one warm-up [3]")
+    ap.add_argument("--mlx-steps", type=int, help="timed steps for mlx-lm (minutes each on CPU) [STEPS]")
+    ap.add_argument("--peft-steps", type=int, help="timed steps for PEFT [STEPS]")
+    ap.add_argument("--sides", default="hone,peft,mlx", help="comma list of hone,hone-q4,peft,mlx [hone,peft,mlx]")
+    ap.add_argument("--peak", type=float, default=185.0, help="f32 FMA peak GFLOP/s per core [185, measured]")
+    ap.add_argument("--json-out", help="append each side's result to this JSON-lines file as it finishes")
+    a = ap.parse_args()
+    sides = a.sides.split(",")
+    gguf = os.path.join(a.models, "gemma-3-270m-q4_k_m.gguf")
+    make_hf(a.models)
+    cfg = json.load(open(os.path.join(HF_DIR, "config.json")))
+    cfg = cfg.get("text_config", cfg)
+    gflop = hone_step_gflop(cfg, T // 2 - 1)
+    ncpu = os.cpu_count()
+    print(f"machine: {ncpu} CPUs, {os.uname().release}; hone's useful work per step {gflop:.1f} GFLOP; "
+          f"f32 peak {a.peak:.0f} GFLOP/s per core", flush=True)
+    plan = []
+    if "hone" in sides:
+        plan += [("hone f32 (HF), prefix cached", None), ("hone f32 (HF), no cache", None)]
+    if "hone-q4" in sides or "hone" in sides:
+        plan += [("hone Q4_K_M GGUF, prefix cached", None), ("hone Q4_K_M GGUF, no cache", None)]
+    if "peft" in sides:
+        plan.append(("PEFT + transformers f32", [sys.executable, __file__, "--peft", str(a.peft_steps or a.steps)]))
+    if "mlx" in sides:
+        plan.append(("mlx-lm f32 (CPU)", [os.path.join(HOME, "venv-mlx", "bin", "python"), __file__, "--mlx",
+                                          str(a.mlx_steps or a.steps)]))
     rows = []
-    for name, cmd in [("hone f32 (HF), prefix cached", None), ("hone f32 (HF), no cache", None),
-                      ("hone Q4_K_M GGUF, prefix cached", None), ("hone Q4_K_M GGUF, no cache", None),
-                      ("mlx-lm f32 (CPU)", [os.path.join(HOME, "venv-mlx", "bin", "python"), __file__, "--mlx", str(steps)]),
-                      ("PEFT + transformers f32", [sys.executable, __file__, "--peft", str(steps)])]:
-        t0 = time.time()
+    for name, cmd in plan:
+        t0, la0 = time.time(), os.getloadavg()
         if cmd is None:
             model = HF_DIR if "HF" in name else gguf
-            times, cpu, rss = run_hone(model, steps, "no cache" not in name)
+            times, cpu, rss = run_hone(model, a.steps, "no cache" not in name)
         else:
             r = subprocess.run(cmd, check=True, capture_output=True, text=True)
             sys.stderr.write(r.stderr[-2000:])
             res = json.loads(r.stdout.strip().splitlines()[-1])
             times, cpu, rss = res["times"], res["cpu"], res["rss"]
+        la1 = os.getloadavg()
         med, cmed = statistics.median(times), statistics.median(cpu)
-        rows.append((name, med, T / med, cmed, rss))
-        print(f"{name}: median step {med:.2f} s = {T / med:.1f} tokens/s ({cmed:.2f} s CPU per step), "
-              f"peak RSS {rss:.0f} MiB ({time.time() - t0:.0f} s)", flush=True)
-    ref = {n: c for n, _, _, c, _ in rows}
-    print("\n| side | median step (s) | tokens/s | CPU s per step | peak RSS (MiB) |\n|---|---|---|---|---|")
-    for n, med, tps, cmed, rss in rows:
-        print(f"| {n} | {med:.2f} | {tps:.1f} | {cmed:.2f} | {rss:.0f} |")
-    for h in [n for n in ref if n.startswith("hone")]:
-        print(f"{h}: by CPU time per step {ref['mlx-lm f32 (CPU)'] / ref[h]:.2f}x mlx-lm, "
-              f"{ref['PEFT + transformers f32'] / ref[h]:.2f}x PEFT")
+        row = {"side": name, "steps": len(times), "median_s": med, "tokens_per_s": T / med, "cpu_s": cmed,
+               "rss_mib": rss, "times": times, "cpu": cpu, "load_start": la0, "load_end": la1,
+               "elapsed_s": time.time() - t0, "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+        rows.append(row)
+        if a.json_out:
+            with open(a.json_out, "a") as f:
+                f.write(json.dumps(row) + "\n")
+        print(f"{name}: median of {len(times)} steps {med:.2f} s = {T / med:.1f} tokens/s ({cmed:.2f} s CPU per "
+              f"step), peak RSS {rss:.0f} MiB, load average {la0[0]:.2f} -> {la1[0]:.2f} "
+              f"({time.time() - t0:.0f} s)", flush=True)
+    print("\n| side | timed steps | median step (s) | tokens/s | CPU s per step | peak RSS (MiB) | load avg (1 min) |\n"
+          "|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['side']} | {r['steps']} | {r['median_s']:.2f} | {r['tokens_per_s']:.1f} | {r['cpu_s']:.2f} | "
+              f"{r['rss_mib']:.0f} | {r['load_start'][0]:.1f} -> {r['load_end'][0]:.1f} |")
+    by = {r["side"]: r for r in rows}
+    for r in rows:
+        if not r["side"].startswith("hone"):
+            continue
+        gw, gc = gflop / r["median_s"], gflop / r["cpu_s"]
+        line = (f"{r['side']}: {gw:.1f} GFLOP/s wall ({100 * gw / (a.peak * ncpu):.0f} % of the {ncpu}-core f32 peak), "
+                f"{gc:.1f} GFLOP per CPU-second ({100 * gc / a.peak:.0f} % of one core's)")
+        for peer in ("mlx-lm f32 (CPU)", "PEFT + transformers f32"):
+            if peer in by:
+                line += (f"; vs {peer.split()[0]}: {by[peer]['median_s'] / r['median_s']:.1f}x tokens/s, "
+                         f"{by[peer]['cpu_s'] / r['cpu_s']:.1f}x by CPU time")
+        print(line)
 
 
 if __name__ == "__main__":
