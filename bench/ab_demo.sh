@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# bench/ab_demo.sh: issue 8's end-to-end demonstration, on the two default local models.
+# bench/ab_demo.sh: issue 8's end-to-end demonstration, on the two default local models:
+# examples/ab/demo-local.yaml, 2 models x 4 conditions x 12 probes x 3 samples = 288
+# answers (48 tokens each), scored by SmolLM2.
 #
-#   full: hone ab run (answers only) | hone ab judge | hone ab report on
-#         examples/ab/demo-local.yaml (2 models x 4 conditions x 12 probes x 3 samples = 288
-#         answers, 48 tokens each, scored by SmolLM2), each step timed (wall seconds);
-#         prints the report's headline tables.
-#   kill: the same answers into a second store; `kill -9` once half the cells are stored,
-#         then the same command again: it must end with exactly one answer per cell
-#         (288 distinct cells, none twice, none missing, no error rows), the killed run's
-#         rows kept.
+#   all (default): `hone ab run --no-judge` into a fresh store, `kill -9` once half the
+#         cells are stored, the same command again, then the check: exactly one answer per
+#         cell (288 rows, 288 distinct cells, none twice, no error rows, the killed run's
+#         rows kept); then `hone ab judge` and `hone ab report`. Every step timed (wall s);
+#         prints the counts and the head of report.md.
+#   answers, judge: the two halves of all (the answers with the kill check; judge + report
+#         of that store).
+#   full: the same experiment without the kill: run, judge, report, timed.
 #
-# usage: bench/ab_demo.sh [all|full|kill]    (default all: full, then kill)
+# usage: bench/ab_demo.sh [all|answers|judge|full]
 # Environment: HONE_MODELS (folder of the models; linked as ./models when that is absent),
 # AB_DEMO_OUT (work folder, default /tmp/hone-ab-demo). Needs build/hone and sqlite3.
 # Exit status non-zero when a step fails or a check does not hold.
@@ -34,21 +36,33 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 q() { sqlite3 -batch -noheader "$1" "$2"; }
 
+summary() { # $1 = db
+  local db="$1"
+  echo "answers: $(q "$db" "SELECT count(*) || ' rows, ' || count(DISTINCT model||'/'||condition||'/'||probe||'/'||sample) || ' cells, ' || sum(error IS NOT NULL) || ' errors, ' || sum(flags & 1 != 0) || ' cut off, ' || sum(flags & 4 != 0) || ' refusals, ' || sum(flags & 8 != 0) || ' off-language, mean ' || printf('%.1f', avg(answer_tokens)) || ' answer tokens' FROM answers")"
+  echo "seconds per answer by model: $(q "$db" "SELECT group_concat(model || ' ' || printf('%.2f', l), ', ') FROM (SELECT model, avg(latency_s) l FROM answers GROUP BY model)")"
+  echo "judgements: $(q "$db" "SELECT count(*) || ' rows, ' || sum(score IS NOT NULL) || ' scored, ' || sum(score IS NULL) || ' missing, mean score ' || printf('%.2f', avg(score)) || ', mean judge latency ' || printf('%.2f', avg(latency_s)) || ' s' FROM judgements")"
+}
+
+judge_report() { # $1 = db
+  local db="$1" t rc=0
+  echo "== hone ab judge $SPEC --db $db"
+  t=$(now); "$HONE" ab judge "$SPEC" --db "$db" || rc=$?; echo "ab judge: $(since "$t") s wall (exit $rc)"
+  # exit 3 = some judge replies had no readable score: stored as missing, reported as such
+  [ "$rc" = 0 ] || [ "$rc" = 3 ] || exit "$rc"
+  echo "== hone ab report --db $db --out $OUT/report"
+  t=$(now); "$HONE" ab report --db "$db" --out "$OUT/report"; echo "ab report: $(since "$t") s wall"
+  summary "$db"
+  echo "== report.md (head)"
+  sed -n 1,60p "$OUT/report/report.md"
+}
+
 full() {
   local db="$OUT/full.db" t
   rm -f "$db" "$db-wal" "$db-shm"
   echo "== full: hone ab run $SPEC --db $db --no-judge"
   t=$(now); "$HONE" ab run "$SPEC" --db "$db" --no-judge; echo "ab run: $(since "$t") s wall"
-  echo "== full: hone ab judge $SPEC --db $db"
-  t=$(now); "$HONE" ab judge "$SPEC" --db "$db"; echo "ab judge: $(since "$t") s wall"
-  echo "== full: hone ab report --db $db --out $OUT/report"
-  t=$(now); "$HONE" ab report --db "$db" --out "$OUT/report"; echo "ab report: $(since "$t") s wall"
-  echo "answers: $(q "$db" "SELECT count(*) || ' rows, ' || count(DISTINCT model||'/'||condition||'/'||probe||'/'||sample) || ' cells, ' || sum(error IS NOT NULL) || ' errors, ' || sum(flags & 1 != 0) || ' cut off, ' || sum(flags & 4 != 0) || ' refusals, ' || sum(flags & 8 != 0) || ' off-language, mean ' || printf('%.1f', avg(answer_tokens)) || ' answer tokens' FROM answers")"
-  echo "judgements: $(q "$db" "SELECT count(*) || ' rows, ' || sum(score IS NOT NULL) || ' scored, ' || sum(score IS NULL) || ' missing, mean score ' || printf('%.2f', avg(score)) FROM judgements")"
-  echo "seconds per answer by model: $(q "$db" "SELECT group_concat(model || ' ' || printf('%.2f', l), ', ') FROM (SELECT model, avg(latency_s) l FROM answers GROUP BY model)")"
-  echo "== report.md (head)"
-  sed -n 1,60p "$OUT/report/report.md"
   [ "$(q "$db" "SELECT count(*) FROM answers WHERE error IS NULL")" = "$CELLS" ] || { echo "FAIL: not $CELLS answers" >&2; exit 1; }
+  judge_report "$db"
 }
 
 kill_test() {
@@ -84,8 +98,9 @@ kill_test() {
 }
 
 case "${1:-all}" in
+  all) kill_test; judge_report "$OUT/kill.db" ;;
+  answers) kill_test ;;
+  judge) judge_report "$OUT/kill.db" ;;
   full) full ;;
-  kill) kill_test ;;
-  all) full; kill_test ;;
-  *) echo "usage: bench/ab_demo.sh [all|full|kill]" >&2; exit 2 ;;
+  *) echo "usage: bench/ab_demo.sh [all|answers|judge|full]" >&2; exit 2 ;;
 esac
