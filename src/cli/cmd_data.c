@@ -57,6 +57,24 @@ int data_expand_paths(const char *arg, char ***out, size_t *n, size_t *cap) {
     return 0;
 }
 
+int data_template_open(const char *value, hone_chat_template **out) {
+    hone_err err = {0};
+    *out = NULL;
+    struct stat sb;
+    if (strncmp(value, "file:", 5) && (stat(value, &sb) == 0 || !strncmp(value, "ollama:", 7))) {
+        cli_model cm;
+        if (cli_model_open(&cm, value, 0, NULL, &err)) return cli_fail_err(&err);
+        int rc = cli_template_open(out, &cm, NULL, &err);
+        cli_model_close(&cm);
+        if (rc) return cli_fail_err(&err);
+    } else if (hone_chat_template_open(out, value, &err)) {
+        return cli_fail_err(&err);
+    }
+    const char *w = hone_chat_template_warning(*out);
+    if (w) fprintf(stderr, "hone: warning: %s\n", w);
+    return 0;
+}
+
 static void check_usage(FILE *f) {
     fprintf(f,
             "usage: hone data check FILE_OR_DIR... [--model M] [--chat-template NAME] [--max-seq-length N]\n"

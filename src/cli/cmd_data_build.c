@@ -43,7 +43,8 @@ static void build_usage(FILE *f) {
             "  --train-prompt unsigned|signed   the record's prompt without the kernel (default: the model\n"
             "                     learns to behave so without it) or exactly as sent (kernel inside)\n"
             "  --format F         messages (default), prompt-completion or text\n"
-            "  --template NAME    the chat template for --format text (gemma, ..., seed: the seed's layout)\n");
+            "  --template T       the chat template for --format text: a name (gemma, ..., seed: the seed's\n"
+            "                     literal layout, file:PATH) or a model whose own template is used\n");
 }
 
 static volatile int g_stop;
@@ -193,9 +194,8 @@ int data_build(int argc, char **argv) {
     sg.kernel_b = kbtext;
     sg.reminder = reminder;
     if (hone_ds_probes_load(probes, n_probes, &pr, &npr, &err)) { cli_fail_err(&err); goto out; }
-    if (tname && hone_chat_template_open(&t, tname, &err)) { cli_fail_err(&err); goto out; }
-    if (fmt == HONE_DS_TEXT && !t) { rc = cli_usage_error(cmd, "--format text needs --template NAME"); goto out; }
-    if (t && hone_chat_template_warning(t)) fprintf(stderr, "hone: warning: %s\n", hone_chat_template_warning(t));
+    if (fmt == HONE_DS_TEXT && !tname) { rc = cli_usage_error(cmd, "--format text needs --template NAME_OR_MODEL"); goto out; }
+    if (tname && data_template_open(tname, &t)) goto out;
     const char *key = key_env ? getenv(key_env) : NULL;
     if (key_env && !key) { cli_fail("--api-key-env %s: the variable is not set", key_env); goto out; }
     hone_llm_opts lo = {.kind = gen ? HONE_LLM_LOCAL : !strcmp(api, "ollama") ? HONE_LLM_OLLAMA : HONE_LLM_OPENAI,

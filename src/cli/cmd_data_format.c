@@ -13,9 +13,10 @@ static void format_usage(FILE *f) {
             "                        [--out FILE]\n\n"
             "Converts the records of the JSONL file IN; other keys (id, category, ...) are kept.\n"
             "  --to F          messages, prompt-completion or text\n"
-            "  --template NAME the chat template that renders text (and parses it back when IN is text):\n"
+            "  --template T    the chat template that renders text (and parses it back when IN is text):\n"
             "                  gemma, llama3, llama3.1, llama3.2, mistral, chatml, smollm2, chatml-plain,\n"
-            "                  deepseek, seed (the seed workflow's literal layout), file:PATH\n"
+            "                  deepseek, seed (the seed workflow's literal layout), file:PATH, or a model\n"
+            "                  (GGUF file, HF folder, ollama:NAME) whose own template is used\n"
             "  --model M       use M's chat template (as hone generate picks it)\n"
             "  --out FILE      write FILE atomically (default: standard output)\n"
             "messages <-> prompt-completion and text -> messages -> text are lossless; see hone/dataset.h\n"
@@ -54,11 +55,10 @@ int data_format(int argc, char **argv) {
         if (cli_model_open(&cm, model, 0, NULL, &err)) return cli_fail_err(&err);
         have_model = 1;
         if (cli_template_open(&t, &cm, tname, &err)) { cli_fail_err(&err); goto out; }
-    } else if (tname && hone_chat_template_open(&t, tname, &err)) {
-        cli_fail_err(&err);
+        if (t && hone_chat_template_warning(t)) fprintf(stderr, "hone: warning: %s\n", hone_chat_template_warning(t));
+    } else if (tname && data_template_open(tname, &t)) {
         goto out;
     }
-    if (t && hone_chat_template_warning(t)) fprintf(stderr, "hone: warning: %s\n", hone_chat_template_warning(t));
     if (hone_ds_load(&ds, in, NULL, &err)) {
         cli_fail("%s (run `hone data check` for every problem)", err.msg);
         goto out;

@@ -462,7 +462,7 @@ int hone_ds_check(const char *const *paths, size_t n_paths, const hone_ds_check_
         free(ans);
     }
     if (!rc) {
-        hone_ds_diags_sort(dg);
+        ds_diags_sort_files(dg, paths, n_paths);
         for (size_t i = 0; i < dg->n; i++)
             for (size_t f = 0; f < n_paths; f++)
                 if (!strcmp(dg->v[i].file, paths[f])) {

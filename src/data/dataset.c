@@ -141,11 +141,20 @@ static size_t file_rank(const hone_ds_diag *v, size_t n, const char *file) {
     return n;
 }
 
-void hone_ds_diags_sort(hone_ds_diags *d) {
+void hone_ds_diags_sort(hone_ds_diags *d) { ds_diags_sort_files(d, NULL, 0); }
+
+void ds_diags_sort_files(hone_ds_diags *d, const char *const *paths, size_t n_paths) {
     if (d->n < 2) return;
     size_t *rank = malloc(d->n * sizeof *rank);
     if (!rank) return;
-    for (size_t i = 0; i < d->n; i++) rank[i] = file_rank(d->v, d->n, d->v[i].file);
+    for (size_t i = 0; i < d->n; i++) {
+        rank[i] = n_paths + file_rank(d->v, d->n, d->v[i].file); /* files not in paths: after them */
+        for (size_t f = 0; f < n_paths; f++)
+            if (!strcmp(paths[f], d->v[i].file)) {
+                rank[i] = f;
+                break;
+            }
+    }
     /* stable insertion sort (diagnostics are few) by (file rank, line, column) */
     for (size_t i = 1; i < d->n; i++) {
         hone_ds_diag x = d->v[i];

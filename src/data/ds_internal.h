@@ -17,6 +17,10 @@ typedef struct ds_path_el {
  * is missing; 1 for np == 0. */
 int ds_column(const char *line, size_t len, const ds_path_el *path, size_t np);
 
+/* hone_ds_diags_sort with the files ranked by their order in paths (others after them, in
+ * first-seen order). */
+void ds_diags_sort_files(hone_ds_diags *d, const char *const *paths, size_t n_paths);
+
 /* FNV-1a 64 and splitmix64, the hashes of the data tools. */
 uint64_t ds_fnv1a(const void *p, size_t n, uint64_t h);
 #define DS_FNV_OFFSET 0xcbf29ce484222325ull

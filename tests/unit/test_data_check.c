@@ -161,11 +161,34 @@ static void test_edges(void **state) {
     free(p);
 }
 
+/* Diagnostics come in the order of the files given, even when only a later file has load errors. */
+static void test_file_order(void **state) {
+    const char *s1 = "{\"text\": \"same\"}\n{\"text\": \"same\"}\n", *s2 = "{\"text\": \"x\"}\nnot json\n";
+    char *p1 = test_write_tmp(s1, strlen(s1), ".jsonl"), *p2 = test_write_tmp(s2, strlen(s2), ".jsonl");
+    const char *paths[] = {p1, p2};
+    hone_ds_check_report rep;
+    hone_err err = {0};
+    ASSERT_OK(hone_ds_check(paths, 2, NULL, &rep, &err), &err);
+    assert_int_equal(rep.diags.n, 2);
+    assert_string_equal(rep.diags.v[0].file, p1);
+    assert_int_equal(rep.diags.v[0].kind, HONE_DSK_DUPLICATE);
+    assert_string_equal(rep.diags.v[1].file, p2);
+    assert_int_equal(rep.diags.v[1].kind, HONE_DSK_SYNTAX);
+    assert_int_equal(rep.files[0].n_warnings, 1);
+    assert_int_equal(rep.files[1].n_errors, 1);
+    hone_ds_check_report_free(&rep);
+    unlink(p1);
+    unlink(p2);
+    free(p1);
+    free(p2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_base),
         cmocka_unit_test(test_model),
         cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_file_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
