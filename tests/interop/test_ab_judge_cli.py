@@ -205,6 +205,19 @@ judges:
         res = json.load(open(os.path.join(d, "rep6", "results.json")))
         assert res["counts"]["answers"] == 16 and res["baseline"] == "base", res["counts"]
         print("store without a design record: spec gone: a clear error; --spec works; the run's spec works")
+
+        # model output is bytes: an answer cut mid-character ("при" + the first byte of "в") or
+        # holding a stray byte still reports, each ill-formed byte shown as U+FFFD
+        con = sqlite3.connect(db4)
+        con.execute("UPDATE answers SET answer = CAST(X'd0bfd180d0b8d0' AS TEXT) WHERE id = 1")
+        con.execute("UPDATE answers SET answer = CAST(X'61ff62e6ad63' AS TEXT) WHERE id = 2")
+        con.commit()
+        con.close()
+        run("ab", "report", "--db", db4, "--out", os.path.join(d, "rep7"))
+        res = json.load(open(os.path.join(d, "rep7", "results.json"), encoding="utf-8"))
+        got = {a["answer"] for a in res["answers"]}
+        assert "при\ufffd" in got and "a\ufffdb\ufffd\ufffdc" in got, sorted(got)[:4]
+        print("ill-formed UTF-8 in answers: reported with U+FFFD per bad byte")
     finally:
         srv.shutdown()
         shutil.rmtree(d, ignore_errors=True)
