@@ -9,10 +9,57 @@
  * VNNI exists and, on AVX2, for T = 1 (streamed rows, vpmaddubsw); everything
  * else the F32 variant. HONE_MATMUL=int8|int16|f32 replaces that default
  * (int8 and int16 fall back to F32 for types without an int8 decoder). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops/cpu/kern.h"
+
+/* ---- per-thread scratch (kern.h) ---- */
+
+typedef struct {
+    void *p[CPU_SCRATCH_SLOTS];
+    size_t n[CPU_SCRATCH_SLOTS];
+} scratch_set;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static __thread scratch_set *scratch_tls;
+
+static void scratch_free(void *v) {
+    scratch_set *ss = v;
+    for (int i = 0; i < CPU_SCRATCH_SLOTS; i++) free(ss->p[i]);
+    free(ss);
+}
+
+static void scratch_key_init(void) {
+    if (pthread_key_create(&scratch_key, scratch_free)) abort();
+}
+
+void *cpu_kern_scratch(int slot, size_t n) {
+    scratch_set *ss = scratch_tls;
+    if (!ss) {
+        pthread_once(&scratch_once, scratch_key_init);
+        ss = calloc(1, sizeof *ss);
+        if (!ss || pthread_setspecific(scratch_key, ss)) abort();
+        scratch_tls = ss;
+    }
+    if (n > ss->n[slot] || !ss->p[slot]) {
+        free(ss->p[slot]);
+        ss->p[slot] = cpu_kern_alloc(n ? n : 1);
+        ss->n[slot] = n;
+    }
+    return ss->p[slot];
+}
+
+void cpu_kern_scratch_done(int slot) {
+    scratch_set *ss = scratch_tls;
+    if (ss && ss->n[slot] > CPU_SCRATCH_KEEP) {
+        free(ss->p[slot]);
+        ss->p[slot] = NULL;
+        ss->n[slot] = 0;
+    }
+}
 
 static int forced_level = -1, forced_variant = CPU_VAR_AUTO;
 

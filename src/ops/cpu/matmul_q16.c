@@ -124,13 +124,26 @@ void cpu_matmul_int16(float *y, const float *x, const hone_weight *w, const floa
     int sub = 32;
     cpu_wdec_supported(w->type, &sub);
     int64_t K = w->n_in, nsb = K / sub, N = w->n_out;
-    /* decode (T < 4): one token per pass, so its 2 rows take the streaming path */
+    if (level >= CPU_LVL_AVX512 && T < CPU_MATVEC_MAX_T) {
+        /* decode: each token's hi/lo pair in one fused pass, straight into y */
+        size_t xb = ((size_t)2 * K + 63) & ~(size_t)63;
+        uint8_t *mem = cpu_kern_scratch(0, xb + (2 * (size_t)(K / 32) + 2 * (size_t)nsb) * sizeof(float));
+        int8_t *xq = (int8_t *)mem;      /* (2, K): hi, lo */
+        float *dx = (float *)(mem + xb); /* (2, K/32) */
+        float *dxs = dx + 2 * (K / 32);  /* (2, nsb) */
+        for (int64_t t = 0; t < T; t++) {
+            cpu_quant_act16(x + t * K, 1, K, sub, xq, dx, dxs, level);
+            cpu_matvec_int16(y + t * N, w, bias, xq, dx, dxs, sub, pool);
+        }
+        return;
+    }
+    /* decode (T < 4) elsewhere (AVX2): one token per pass, so its 2 rows take the streaming path */
     int64_t tc = T < CPU_MATVEC_MAX_T ? 1 : Q16_MAX_Y / (2 * N);
     if (tc < 1) tc = 1;
     if (tc > T) tc = T;
     size_t xb = ((size_t)2 * tc * K + 63) & ~(size_t)63;
     size_t fl = (size_t)2 * tc * (K / 32) + (size_t)2 * tc * nsb + (size_t)2 * tc * N;
-    uint8_t *mem = cpu_kern_alloc(xb + fl * sizeof(float));
+    uint8_t *mem = cpu_kern_scratch(0, xb + fl * sizeof(float));
     int8_t *xq = (int8_t *)mem;                  /* (2tc, K): hi, lo rows per token */
     float *dx = (float *)(mem + xb);             /* (2tc, K/32) */
     float *dxs = dx + 2 * tc * (K / 32);         /* (2tc, nsb) */
@@ -148,5 +161,5 @@ void cpu_matmul_int16(float *y, const float *x, const hone_weight *w, const floa
                 for (int64_t r = 0; r < N; r++) yr[r] = yh[r] + yl[r];
         }
     }
-    free(mem);
+    cpu_kern_scratch_done(0);
 }
