@@ -96,9 +96,10 @@ void cpu_matvec_int8(float *y, const hone_weight *w, const float *bias, int64_t 
 /* One token as an INT16 pair (cpu_quant_act16 layout for T = 1: xq (2, n_in) hi
  * then lo, dx (2, n_in/32), dxs (2, n_in/sub)), in one pass: each weight row is
  * decoded once and both rows combine in int32 before one float epilogue.
- * y (1, n_out). AVX-512 VNNI only. */
-void cpu_matvec_int16(float *y, const hone_weight *w, const float *bias, const int8_t *xq,
-                      const float *dx, const float *dxs, int sub, hone_pool *pool);
+ * ys[j] (1, ws[j]->n_out) for n weights of the same n_in and sub-block size, in
+ * one pool job; bs may be NULL. AVX-512 VNNI only. */
+void cpu_matvec_int16_n(float *const *ys, const hone_weight *const *ws, const float *const *bs, int n,
+                        const int8_t *xq, const float *dx, const float *dxs, int sub, hone_pool *pool);
 /* The same on AVX2 (vpmaddubsw; matvec_q_avx2.c). */
 void cpu_matvec_int8_avx2(float *y, const hone_weight *w, const float *bias, int64_t T,
                           const int8_t *xq, const float *dx, const float *dxs, int sub, hone_pool *pool);
@@ -123,6 +124,11 @@ void cpu_quant_act16(const float *x, int64_t T, int64_t n_in, int sub, int8_t *x
                      float *dxs, int level);
 void cpu_matmul_int16(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,
                       hone_pool *pool, int level);
+/* Decode (T < CPU_MATVEC_MAX_T) at AVX-512 of n weights of one input, all with an
+ * int8 decoder, the same n_in and the same sub-block size: x quantized once per
+ * token, one pool job per token. */
+void cpu_matmul_int16_n(float *const *ys, const float *x, const hone_weight *const *ws, const float *const *bs,
+                        int n, int64_t T, hone_pool *pool, int level);
 void cpu_matmul_f32(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,
                     hone_pool *pool, int level);
 

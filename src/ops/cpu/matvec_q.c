@@ -10,7 +10,7 @@
  * for _1 types, m) and two blocks are decoded in registers per vpdpbusd; so
  * are Q4_K, Q5_K and Q6_K, per super-block. Others (Q2_K, Q3_K) go through the
  * row buffer.
- * INT16 pair (cpu_matvec_int16, decode at T = 1): the token's hi and lo int8
+ * INT16 pair (cpu_matvec_int16_n, decode at T = 1): the token's hi and lo int8
  * rows (q = 128 hi + lo, matmul_q16.c) share one decode and one float epilogue:
  * per 64 weights is = dpbusd(dpbusd(0, u, hi) << 7, u, lo), exact in int32 (a
  * lane sums 4 products: 128 * 4 * 255 * 127 + 4 * 255 * 64 < 2^24, so also exact
@@ -365,19 +365,39 @@ static void mv_task(void *ctx, int64_t i, int tid) {
     }
 }
 
-/* Shared by both entries: dxe (T', nsb) and dxs2 (T', nsb) are the per-sub-block
+/* n weights of the same n_in, one pool job: item i runs row block i - first[j]
+ * of weight j (first[j] <= i < first[j + 1]). */
+#define MV_MAX_N 4
+typedef struct {
+    mv_ctx c[MV_MAX_N];
+    int64_t first[MV_MAX_N + 1];
+} mvn_ctx;
+
+static void mvn_task(void *ctx, int64_t i, int tid) {
+    const mvn_ctx *m = ctx;
+    int j = 0;
+    while (i >= m->first[j + 1]) j++;
+    mv_task((void *)&m->c[j], i - m->first[j], tid);
+}
+
+/* Shared by the entries: dxe (T', nsb) and dxs2 (T', nsb) are the per-sub-block
  * activation scales and offset sums the kernels read (T' = 1 for a pair). The
  * scratch (slot 1) is the thread-local cache of kern.h: nothing is allocated
  * per call once a shape has been seen. */
-static void matvec_run(float *y, const hone_weight *w, const float *bias, int64_t T, const int8_t *xq,
-                       const float *dx, const float *dxs, int sub, hone_pool *pool, int pair) {
-    int64_t K = w->n_in, nsb = K / sub, Te = pair ? 1 : T;
-    mv_ctx c = {.y = y, .w = w, .bias = bias, .T = Te, .K = K, .nsb = nsb, .sub = sub, .xq = xq, .pair = pair};
-    int nth = hone_pool_size(pool);
-    int need_buf = !mv32_for(w->type); /* only the row-buffer types use per-thread buffers */
-    c.buf_bytes = need_buf ? (((size_t)K + 63) & ~(size_t)63) + ((2 * (size_t)nsb * sizeof(float) + 63) & ~(size_t)63) : 0;
-    c.bufs = cpu_kern_scratch(1, c.buf_bytes * nth + 2 * sizeof(float) * Te * nsb);
-    float *dxe = (float *)(c.bufs + c.buf_bytes * nth), *dxs2 = dxe + Te * nsb;
+static void matvec_run(float *const *ys, const hone_weight *const *ws, const float *const *bs, int n, int64_t T,
+                       const int8_t *xq, const float *dx, const float *dxs, int sub, hone_pool *pool, int pair) {
+    if (n > MV_MAX_N) { /* not used with more; keeps the context fixed-size */
+        for (int j = 0; j < n; j += MV_MAX_N)
+            matvec_run(ys + j, ws + j, bs ? bs + j : NULL, n - j < MV_MAX_N ? n - j : MV_MAX_N, T, xq, dx, dxs, sub,
+                       pool, pair);
+        return;
+    }
+    int64_t K = ws[0]->n_in, nsb = K / sub, Te = pair ? 1 : T;
+    int nth = hone_pool_size(pool), need_buf = 0;
+    for (int j = 0; j < n; j++) need_buf |= !mv32_for(ws[j]->type); /* the row-buffer types */
+    size_t buf_bytes = need_buf ? (((size_t)K + 63) & ~(size_t)63) + ((2 * (size_t)nsb * sizeof(float) + 63) & ~(size_t)63) : 0;
+    uint8_t *bufs = cpu_kern_scratch(1, buf_bytes * nth + 2 * sizeof(float) * Te * nsb);
+    float *dxe = (float *)(bufs + buf_bytes * nth), *dxs2 = dxe + Te * nsb;
     if (pair) { /* token = 128 hi + lo, dx_hi = 128 dx_lo exactly: scale dx_lo, offsets summed */
         for (int64_t s = 0; s < nsb; s++) {
             dxe[s] = dx[K / 32 + s * sub / 32];
@@ -388,27 +408,34 @@ static void matvec_run(float *y, const hone_weight *w, const float *bias, int64_
             for (int64_t s = 0; s < nsb; s++) dxe[t * nsb + s] = dx[t * (K / 32) + s * sub / 32];
         memcpy(dxs2, dxs, sizeof(float) * T * nsb);
     }
-    c.dxe = dxe;
-    c.dxs = dxs2;
-    hone_pool_run(pool, (w->n_out + MV_ROWS - 1) / MV_ROWS, mv_task, &c);
+    mvn_ctx m;
+    m.first[0] = 0;
+    for (int j = 0; j < n; j++) {
+        m.c[j] = (mv_ctx){.y = ys[j], .w = ws[j], .bias = bs ? bs[j] : NULL, .T = Te, .K = K, .nsb = nsb,
+                          .sub = sub, .xq = xq, .dxe = dxe, .dxs = dxs2, .bufs = bufs, .buf_bytes = buf_bytes,
+                          .pair = pair};
+        m.first[j + 1] = m.first[j] + (ws[j]->n_out + MV_ROWS - 1) / MV_ROWS;
+    }
+    if (n == 1) hone_pool_run(pool, m.first[1], mv_task, &m.c[0]);
+    else hone_pool_run(pool, m.first[n], mvn_task, &m);
 }
 
 void cpu_matvec_int8(float *y, const hone_weight *w, const float *bias, int64_t T,
                      const int8_t *xq, const float *dx, const float *dxs, int sub, hone_pool *pool) {
-    matvec_run(y, w, bias, T, xq, dx, dxs, sub, pool, 0);
+    matvec_run(&y, &w, &bias, 1, T, xq, dx, dxs, sub, pool, 0);
 }
 
-void cpu_matvec_int16(float *y, const hone_weight *w, const float *bias, const int8_t *xq,
-                      const float *dx, const float *dxs, int sub, hone_pool *pool) {
-    matvec_run(y, w, bias, 1, xq, dx, dxs, sub, pool, 1);
+void cpu_matvec_int16_n(float *const *ys, const hone_weight *const *ws, const float *const *bs, int n,
+                        const int8_t *xq, const float *dx, const float *dxs, int sub, hone_pool *pool) {
+    matvec_run(ys, ws, bs, n, 1, xq, dx, dxs, sub, pool, 1);
 }
 #else
 void cpu_matvec_int8(float *y, const hone_weight *w, const float *bias, int64_t T,
                      const int8_t *xq, const float *dx, const float *dxs, int sub, hone_pool *pool) {
     abort(); /* only called at CPU_LVL_AVX512 */
 }
-void cpu_matvec_int16(float *y, const hone_weight *w, const float *bias, const int8_t *xq,
-                      const float *dx, const float *dxs, int sub, hone_pool *pool) {
+void cpu_matvec_int16_n(float *const *ys, const hone_weight *const *ws, const float *const *bs, int n,
+                        const int8_t *xq, const float *dx, const float *dxs, int sub, hone_pool *pool) {
     abort(); /* only called at CPU_LVL_AVX512 */
 }
 #endif
