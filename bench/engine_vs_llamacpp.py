@@ -29,7 +29,10 @@ import llama_cpp
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 MODELS = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "models")
 REPS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-THREADS, PP, TG = 2, 512, 128
+# HONE_BENCH_THREADS overrides the thread count (1: no thread handoffs, the fair
+# choice when other processes crowd the 2 cores: llama.cpp's spinning barriers then
+# took minutes per run)
+THREADS, PP, TG = int(os.environ.get("HONE_BENCH_THREADS", "2")), 512, 128
 
 
 def llama_side(path):
@@ -74,7 +77,7 @@ def hone_once(path):
 
 
 def main():
-    print("load average before: %.2f %.2f %.2f" % os.getloadavg())
+    print("threads %d; load average before: %.2f %.2f %.2f" % ((THREADS,) + os.getloadavg()))
     print("model | test | hone t/s | llama.cpp t/s | hone/llama.cpp | hone runs | llama.cpp runs")
     for f in ("gemma-3-270m-q4_k_m.gguf", "SmolLM2-135M-Instruct.Q4_1.gguf"):
         path = os.path.join(MODELS, f)
