@@ -153,6 +153,10 @@ const void *hone_gguf_tensor_data(const hone_gguf *g, int64_t t); /* into the ma
 #include "hone/adapter.h"
 #include "hone/ab.h"
 #include "hone/train.h"
+#include "hone/trainloop.h"
 #include "hone/llm.h"
+#include "hone/dataset.h"
+#include "hone/serve.h"
+#include "hone/export.h"
 
 #endif

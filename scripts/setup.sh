@@ -18,6 +18,7 @@ PKGS=(
   libedit-dev        # line editor with history for `hone chat`
   libcurl4-openssl-dev # HTTP client: A/B server backends (Ollama, OpenAI APIs)
   libmicrohttpd-dev  # HTTP server: `hone serve`
+  chromium-headless-shell # renders `hone ab report`'s HTML in tests (console-error check)
 )
 
 missing=()

@@ -156,6 +156,7 @@ uint32_t hone_ab_sample_seed(uint64_t base, const char *probe_id, uint32_t sampl
 /* ---- store -------------------------------------------------------------------------- */
 
 typedef struct hone_ab_store hone_ab_store;
+typedef struct hone_chat_msg hone_chat_msg; /* hone/chat.h */
 
 /* Creates the file and schema if needed, WAL mode, busy timeout. */
 int hone_ab_store_open(hone_ab_store **out, const char *path, hone_err *err);
@@ -296,6 +297,215 @@ int hone_stats_kripp_alpha_interval(const double *r, size_t n_raters, size_t n_u
  * better, 0 tie), in the two presentation orders, already mapped to the same frame.
  * A flip is a pair whose signs differ; pairs with a NaN are skipped. NaN if none. */
 double hone_stats_flip_rate(const double *pref0, const double *pref1, size_t n, size_t *n_used);
+
+/* ---- judging (src/eval/judge.c, judge_parse.c) ------------------------------------
+ * Judge labels: the `judge` column holds the judge's model id; when two judges of the spec
+ * share a model id and a mode, each gets "ID#K" (K its index in `judges`), so their rows
+ * never collide; an inline judge model without an id is "judge#K".
+ *
+ * Prompts: one user message, the rubric file's text followed by labelled sections:
+ *   score:     RUBRIC "\n\n=== Prompt ===\n" PROBE PROMPT "\n\n=== Answer ===\n" ANSWER
+ *              "\n\n=== Signal ===\n" SIGNAL "\n\n=== End ===\n"
+ *   pairwise:  RUBRIC, Prompt, "=== Answer 1 ===", "=== Answer 2 ===", Signal, End.
+ *              ord 0: Answer 1 = the baseline answer, Answer 2 = the condition's answer;
+ *              ord 1: the other way round. The rubric asks how far Answer 2 moved toward
+ *              the signal compared with Answer 1 (0-10, 5 = no difference), so the
+ *              condition-frame differential is the score for ord 0 and 10 - score for ord 1.
+ * The probe's original prompt is shown (never the kernel-signed one). The judge samples with
+ * temperature 0, top_p 1, max_tokens 256 and its model's seed.
+ *
+ * Reply parsing (hone_ab_judge_parse), in this order; the first rule that finds a
+ * candidate decides:
+ *   0. Normalise: drop <think>...</think> blocks (an unclosed <think> drops everything after
+ *      it); full-width digits, colon and full stop become ASCII; an empty reply fails.
+ *   1. JSON: the first '{' that starts a complete JSON object (code fences and text around
+ *      it allowed) with a key "score" (any case; "rating", "grade" also; also one object
+ *      level down) holding a number or a numeric string ("7", "7/10").
+ *   2. Labelled: a label (score, rating, grade, punteggio, puntuación, bewertung, punkte,
+ *      оценк-, балл-, 评分, 分数, 得分, 打分, 評分, 分數) followed, past spaces, markdown, ':',
+ *      '=', dashes, a short parenthetical such as "(0-10)" and the words "is", "of", "a",
+ *      "would be", by a number ("7", "7.5", "7,5") or a Chinese numeral 零..十.
+ *      All labelled numbers in the reply must agree, else the reply is ambiguous.
+ *   3. Fraction: "N/10", "N out of 10", "N из 10", "N分" (all such numbers must agree).
+ *   4. Lone number: the whole reply, less markdown emphasis, quotes and a final full stop,
+ *      is one number.
+ * The number must lie in [0, 10]; ranges ("8-9") and other scales ("4/5") are refused, as is a
+ * negative number. Anything else is unparsable:
+ * HONE_EFORMAT with a one-line reason, and the judgement is stored with score NULL, the raw
+ * reply and that reason; it is retried by the next `hone ab judge`. No default is invented.
+ */
+
+/* Parses a judge's reply into *score (see the rules above). */
+int hone_ab_judge_parse(const char *reply, double *score, hone_err *err);
+
+/* Label of judge j of the spec (see above); malloc'd, NULL when out of memory. */
+char *hone_ab_judge_label(const hone_ab_spec *s, size_t j);
+
+/* The judge prompts (see above); malloc'd, NULL when out of memory. */
+char *hone_ab_judge_prompt_score(const char *rubric, const hone_ab_probe *p, const char *answer);
+char *hone_ab_judge_prompt_pairwise(const char *rubric, const hone_ab_probe *p,
+                                    const char *first, const char *second);
+
+/* How a judge is asked: sends `prompt` as one user message to judge j of the spec and
+ * returns its reply text (malloc'd) in *reply. A non-zero return (with err) records the
+ * judgement as missing with that error. */
+typedef int (*hone_ab_judge_fn)(void *ctx, const hone_ab_spec *s, size_t judge,
+                                const char *prompt, char **reply, double *latency_s,
+                                hone_err *err);
+
+typedef struct hone_ab_judge_opts {
+    hone_ab_judge_fn call;   /* required; hone_ab_judge_llm_call asks the spec's backends */
+    void *ctx;
+    int64_t run_id;          /* recorded with each judgement; 0 = none */
+    int max_consecutive_failures; /* calls failing in a row before giving up; 0 = 5 */
+    /* Called after each judgement, may be NULL. */
+    void (*progress)(void *ctx, size_t done, size_t total);
+    void *progress_ctx;
+    int concurrency;         /* judge calls in flight (worker threads); 0 = 1. With more
+                                than one, `call` must be thread-safe. */
+} hone_ab_judge_opts;
+
+typedef struct hone_ab_judge_counts {
+    size_t total;     /* judgements the spec asks for over the answers present */
+    size_t present;   /* already stored with a score (skipped) */
+    size_t scored;    /* judged now, score parsed */
+    size_t missing;   /* judged now, no score (unparsable or failed call) */
+    size_t no_answer; /* cells skipped: answer absent or failed (pairwise: either one) */
+} hone_ab_judge_counts;
+
+/* Judges every answer of the spec's cells in the store that has no scored judgement yet:
+ * each judge, each of its modes; pairwise compares the baseline condition's answer with
+ * each other condition's answer of the same model, probe and sample, in both orders.
+ * Rows already holding a score are kept; rows with a missing score are retried and
+ * replaced. Also records the spec's design in the store (hone_ab_store_put_design).
+ * Returns an error only for store failures or when max_consecutive_failures calls fail in
+ * a row (the judgements so far are kept). */
+int hone_ab_judge_run(const hone_ab_spec *s, hone_ab_store *st, const hone_ab_judge_opts *o,
+                      hone_ab_judge_counts *counts, hone_err *err);
+
+/* The judge function over the spec's own backends (src/eval/judge_llm.c): each judge's
+ * model is opened through hone/llm.h on first use (judges on one model share it) and asked
+ * with the sampling above. Pass hone_ab_judge_llm_call as opts.call and the handle as
+ * opts.ctx. timeout_s: per request, 0 = the backend's default; concurrency: requests in
+ * flight per judge model (match opts.concurrency). The call is thread-safe. */
+typedef struct hone_ab_judge_llm hone_ab_judge_llm;
+int hone_ab_judge_llm_open(hone_ab_judge_llm **out, const hone_ab_spec *s, double timeout_s,
+                           int concurrency, hone_err *err);
+void hone_ab_judge_llm_close(hone_ab_judge_llm *jl);
+int hone_ab_judge_llm_call(void *ctx, const hone_ab_spec *s, size_t judge, const char *prompt,
+                           char **reply, double *latency_s, hone_err *err);
+
+/* ---- design record and metadata (src/eval/store.c, design.c) -------------------------------------
+ * The report reads only the store, so the design it needs (models, conditions with modes,
+ * the baseline, probes with prompt, category, lang and signal, judges with labels and
+ * modes, samples) is kept as JSON under meta key 'design'. `ab run` and `ab judge` write
+ * it; the latest write wins. */
+int hone_ab_store_put_design(hone_ab_store *st, const hone_ab_spec *s, hone_err *err);
+/* meta(key, value): *value malloc'd; HONE_ENOTFOUND when the key is absent. */
+int hone_ab_store_set_meta(hone_ab_store *st, const char *key, const char *value, hone_err *err);
+int hone_ab_store_get_meta(hone_ab_store *st, const char *key, char **value, hone_err *err);
+
+/* ---- analysis and report (src/eval/analysis.c, src/eval/report.c) ----------------------
+ * hone_ab_analyze computes, from the store (and its design record), the statistics the
+ * report shows, as JSON text (the content of results.json; layout in analysis.c's
+ * comment). Definitions:
+ *   score of an answer: the mean of the score judges' scores for it (each judge's own
+ *     means are listed too); pairwise differential of a (baseline, condition) answer pair:
+ *     the mean over judges and orders of the condition-frame score (ord 0: s, ord 1: 10 - s).
+ *   unit of analysis: the probe. A probe's value in a (model, condition) cell is the mean
+ *     over its samples; cell means are means over probes, with 95 % percentile bootstrap
+ *     CIs over probes (B = 10000, hone_stats_bootstrap_mean).
+ *   paired differential vs the baseline, per model and condition: probe values of the
+ *     condition minus the baseline's (hone_stats_paired_compare: mean, bootstrap CI,
+ *     two-sided Wilcoxon signed-rank p, matched-pairs rank-biserial effect size,
+ *     wins/ties/losses); Holm over every (model, condition != baseline) comparison of the
+ *     experiment at once. The pairwise judges' differential is tested the same way
+ *     against 5 (no difference), with its own Holm family.
+ *   breakdowns: the cell means (and differentials) restricted to one category or one
+ *     language.
+ *   rates per model x condition, over answers without an error: refusal, cut off by the
+ *     token limit (truncation), prompt overflow, language mismatch; plus the error rate
+ *     over all rows.
+ *   order-flip rate per pairwise judge: pairs judged in both orders whose preferences
+ *     (s - 5 for ord 0, 5 - s for ord 1) have different signs (hone_stats_flip_rate).
+ *   agreement with two or more judges of a mode: Krippendorff's alpha, INTERVAL metric,
+ *     units = answers (score) or answer pairs (pairwise, condition-frame mean over orders).
+ */
+typedef struct hone_ab_analyze_opts {
+    size_t bootstrap_b; /* 0 = 10000 */
+    uint64_t seed;      /* bootstrap seed; 0 = 1 */
+    double level;       /* 0 = 0.95 */
+} hone_ab_analyze_opts;
+
+/* `design_json` overrides the store's design record (NULL: use the store's; without one,
+ * the spec file of the store's latest run, read again). *json is malloc'd.
+ * HONE_ENOTFOUND when there is no design. */
+int hone_ab_analyze(hone_ab_store *st, const char *design_json, const hone_ab_analyze_opts *o,
+                    char **json, hone_err *err);
+
+/* Writes report.md, report.html (self-contained: inline CSS and SVG, no script, no external
+ * resource), results.csv (one row per answer) and results.json into out_dir (created if
+ * needed; files written atomically). */
+int hone_ab_report_write(hone_ab_store *st, const char *design_json, const hone_ab_analyze_opts *o,
+                         const char *out_dir, hone_err *err);
+/* ---- running (hone ab run; src/eval/run.c) ---------------------------------------------
+ * Every cell of the spec that has no row in the store (or, with retry_errors, a row
+ * holding an error) is answered once and written as one row (hone_ab_store_put_answer),
+ * so a run killed at any point resumes with no loss and no duplicate. Models run one
+ * after the other, each through one hone_llm (hone/llm.h) opened with `concurrency`
+ * slots and `concurrency` worker threads, so a server backend keeps that many requests
+ * in flight. A cell's messages: hone_sign_apply of its condition (no extra system text)
+ * to the probe's prompt: [system,] user. Recorded per answer: the messages (JSON array),
+ * the prompt text after the chat template (local models), params (JSON: backend, model
+ * path or name, url, adapter, num_ctx, stream, temperature, top_p, max_tokens, seed, and
+ * the outcome's attempts and http_status), answer, token counts, finish reason, latency,
+ * model identity (hone_llm_identity), flags, error. Flags: CUTOFF when finish_reason is
+ * "length"; OVERFLOW when the backend reports prompt_overflow = 1; REFUSAL and LANG by
+ * the detectors documented in src/eval/detect.c (phrase list; script vs probe lang).
+ * A cell that fails after the backend's retries is stored with its error (and whatever
+ * the backend learnt: prompt text, prompt tokens, overflow); --retry-errors redoes it. */
+
+typedef struct hone_ab_run_opts {
+    const char *only;      /* "model=ID,condition=ID,probe=ID" (any subset; a key may repeat
+                              for several values); NULL = every cell */
+    int concurrency;       /* requests in flight per model (and worker threads); 0 = 1 */
+    int retry_errors;      /* also redo cells whose stored row holds an error */
+    int dry_run;           /* plan only: count (and on_plan) the cells to do, send nothing */
+    int stream;            /* server backends: the streaming APIs */
+    double timeout_s;      /* per request; 0 = the backend's default (300 s) */
+    int max_retries;       /* 0 = the backend's default (4) */
+    const char *note;      /* stored in runs.note; may be NULL */
+    /* called from worker threads, one call at a time (may be NULL): */
+    void (*on_progress)(void *user, uint64_t done, uint64_t todo, uint64_t errors);
+    /* dry run: each cell to do, in order (may be NULL) */
+    void (*on_plan)(void *user, const hone_ab_cell *cell);
+    void *user;
+    volatile int *stop;    /* when *stop becomes non-zero, no new cell starts */
+} hone_ab_run_opts;
+
+typedef struct hone_ab_run_stats {
+    uint64_t cells;        /* in the spec (after --only) */
+    uint64_t todo;         /* missing (or failed, with retry_errors) when the run began */
+    uint64_t done;         /* rows written by this run */
+    uint64_t errors;       /* of those, rows holding an error */
+    uint64_t flagged[4];   /* answers with CUTOFF, OVERFLOW, REFUSAL, LANG */
+    int64_t run_id;        /* 0 for a dry run */
+    int max_in_flight;     /* the most requests seen in flight at once (any model) */
+    double seconds;
+} hone_ab_run_stats;
+
+/* Runs (or plans) the spec's missing cells into the store (st may be NULL for a dry
+ * run: every selected cell counts as missing). spec_hash may be NULL. Errors of single
+ * cells are stored, not returned; the return is an error only when the run cannot go
+ * on (a bad --only, a model that does not open, the store failing). */
+int hone_ab_run(const hone_ab_spec *s, hone_ab_store *st, const hone_ab_run_opts *o,
+                hone_ab_run_stats *stats, hone_err *err);
+
+/* The messages of a cell as sent (hone_sign_apply of the condition) into msgs[0..2): *n is 1 or 2;
+ * msgs[i].content are malloc'd (free with hone_ab_cell_messages_free). */
+int hone_ab_cell_messages(const hone_ab_spec *s, const hone_ab_cell *c, hone_chat_msg *msgs, size_t *n,
+                          hone_err *err);
+void hone_ab_cell_messages_free(hone_chat_msg *msgs, size_t n);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,15 @@
  * tokens and batches of up to n_batch tokens, so the token loop allocates
  * nothing. hone_session_eval appends tokens at the current position.
  *
+ * Adapters (hone/adapter.h) are applied unmerged per session: a hone_model_adapter
+ * is an adapter bound to one model (checked, laid out for it); a session uses at
+ * most one (hone_session_set_adapter), so one loaded base serves a base session
+ * and sessions with different adapters side by side. hone_session_eval_multi
+ * advances several sessions by one token each in one forward pass (the rows go
+ * through each projection as one matmul; attention, the KV cache and LoRA stay
+ * per session), the batched decode step of a server; hone_session_eval_batch also
+ * takes several tokens per session (a new prompt beside others' decode steps).
+ *
  * Two compute paths: the plain f32 reference ops (always built; the exactness
  * oracle) and the fast CPU kernels (chosen at run time from CPU features).
  * HONE_ENGINE_REFERENCE selects the first.
@@ -26,6 +35,7 @@ extern "C" {
 
 typedef struct hone_model hone_model;
 typedef struct hone_session hone_session;
+typedef struct hone_model_adapter hone_model_adapter;
 typedef struct hone_model_desc hone_model_desc; /* hone/model.h */
 typedef struct hone_tok hone_tok;               /* hone/tokenizer.h */
 
@@ -82,6 +92,47 @@ uint32_t hone_session_n_ctx(const hone_session *s);
  * positions pos-window+1 .. pos-1 still held there; otherwise HONE_EARG and
  * the session is unchanged (truncate to 0 and evaluate again). */
 int hone_session_truncate(hone_session *s, uint32_t pos, hone_err *err);
+
+/* ---- adapters per session ------------------------------------------------------
+ * hone_model_adapter_load reads an MLX or PEFT adapter folder (hone/adapter.h) and
+ * binds it to m: every pair's shape is checked against the weight it adapts (the
+ * error names the folder, the tensor and both shapes), and for a llama GGUF base
+ * B's q/k rows are permuted as the converter permuted the weights. scale != 0
+ * overrides the adapter's own. It must be freed after every session using it and
+ * before the model. The adapter given at load time (hone_load_opts.adapter_path)
+ * is owned by the model, and every new session starts with it. */
+int hone_model_adapter_load(hone_model_adapter **out, const hone_model *m, const char *dir, float scale,
+                            hone_err *err);
+void hone_model_adapter_free(hone_model_adapter *a);
+/* The model's own adapter (hone_load_opts.adapter_path), or NULL. */
+const hone_model_adapter *hone_model_get_adapter(const hone_model *m);
+
+/* The adapter this session applies from its next eval on; NULL = the plain base.
+ * HONE_EARG when a was bound to another model. The KV cache is not touched: the
+ * caller truncates (a cache filled under another adapter holds other keys). */
+int hone_session_set_adapter(hone_session *s, const hone_model_adapter *a, hone_err *err);
+const hone_model_adapter *hone_session_get_adapter(const hone_session *s);
+
+/* ---- batched decode ------------------------------------------------------------
+ * Appends tokens[i] to session ss[i] (i < n) at its own position, in one forward
+ * pass, and writes row i of logits (n, vocab) (logits may be NULL). The n rows go
+ * through each projection as one matmul (T = n); RoPE, the KV cache, attention
+ * and LoRA (each session's own adapter) are per session. The sessions must be
+ * distinct, share one model, and each have a free position; n <= ss[0]->n_batch
+ * (ss[0]'s buffers and threads do the work). Otherwise HONE_EARG and no session
+ * changes. With the reference engine, row i equals what hone_session_eval(ss[i],
+ * &tokens[i], 1) gives bit for bit; the fast kernels may round a T = n matmul
+ * differently from a T = 1 one (tests/unit/test_engine_multi.c states the bound). */
+int hone_session_eval_multi(hone_session *const *ss, uint32_t n, const int32_t *tokens, float *logits,
+                            hone_err *err);
+/* The general form (continuous batching: prompts and decode steps of several
+ * sessions in one pass): session ss[i] appends n_tok[i] >= 1 tokens (tokens holds
+ * them back to back; n_tok NULL = one each), each at most its own n_batch and
+ * fitting its context, sum <= ss[0]->n_batch; row i of logits (n_seq, vocab) is
+ * the logits of session i's last token. Same guarantees as eval_multi: with the
+ * reference engine each session's rows equal a hone_session_eval of its tokens. */
+int hone_session_eval_batch(hone_session *const *ss, uint32_t n_seq, const int32_t *tokens, const uint32_t *n_tok,
+                            float *logits, hone_err *err);
 
 #ifdef __cplusplus
 }

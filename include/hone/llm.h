@@ -10,6 +10,10 @@
  * flight. hone_llm_chat may be called from several threads at once on one
  * hone_llm: server backends keep up to `concurrency` requests in flight; the
  * local backend serialises on its engine (or runs one session per slot).
+ * The rules of each backend (templates, finish reasons, token counts, the overflow test,
+ * identities) are written at the top of src/eval/llm_local.c, llm_ollama.c, llm_openai.c;
+ * retries and timeouts at the top of llm_http.c ($HONE_LLM_BACKOFF_S sets the backoff
+ * base, 0.5 s by default).
  */
 #ifndef HONE_LLM_H
 #define HONE_LLM_H

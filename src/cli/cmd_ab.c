@@ -74,9 +74,15 @@ out:
 int cmd_ab(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         FILE *f = argc < 2 ? stderr : stdout;
-        fprintf(f, "usage: hone ab show SPEC --probe ID --condition ID [--model ID]\n");
+        fprintf(f, "usage: hone ab show SPEC --probe ID --condition ID [--model ID]\n"
+                   "       hone ab run SPEC [--db FILE] [--concurrency N] [--only model=ID,...] [--dry-run] ...\n"
+                   "       hone ab judge SPEC [--db FILE] [--concurrency N]\n"
+                   "       hone ab report --db FILE --out DIR [--spec SPEC]\n");
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "show")) return ab_show(argc - 1, argv + 1);
-    return cli_usage_error("ab", "unknown subcommand '%s' (only 'show' exists yet)", argv[1]);
+    if (!strcmp(argv[1], "run")) return cmd_ab_run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "judge")) return cmd_ab_judge(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "report")) return cmd_ab_report(argc - 1, argv + 1);
+    return cli_usage_error("ab", "unknown subcommand '%s' (show, run, judge, report)", argv[1]);
 }

@@ -1,6 +1,6 @@
 /* cmd_export_adapter.c: `hone export-adapter`: reads an MLX or PEFT adapter
- * folder and writes it in the other layout (issue 7). GGUF-LoRA output is not
- * written yet (clear error). */
+ * folder and writes it in the other layout, or as a llama.cpp GGUF LoRA for the
+ * base model given with --model (hone/export.h) (issue 7). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +10,8 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: hone export-adapter --adapter-path DIR --format peft|mlx --out DIR\n"
-            "                           [--base-model NAME] [--scale S]\n"
+            "usage: hone export-adapter --adapter-path DIR --format peft|mlx|gguf --out PATH\n"
+            "                           [--model M] [--base-model NAME] [--scale S]\n"
             "\n"
             "Reads a LoRA adapter folder (mlx-lm's adapters.safetensors + adapter_config.json,\n"
             "or PEFT's adapter_model.safetensors + adapter_config.json; detected) and writes it\n"
@@ -20,6 +20,10 @@ static void usage(FILE *f) {
             "        adapter_config.json (r, lora_alpha = scale * r, target_modules, ...)\n"
             "  mlx   adapters.safetensors (lora_a (in, r), lora_b (r, out)) and\n"
             "        adapter_config.json (fine_tune_type, num_layers, lora_parameters)\n"
+            "  gguf  one GGUF file PATH for llama.cpp's --lora and Ollama's ADAPTER: general.type\n"
+            "        adapter, adapter.lora.alpha = scale * r, blk.N.attn_q.weight.lora_a (ne {in, r})\n"
+            "        and .lora_b (ne {r, out}); needs --model M (the base: its architecture, and\n"
+            "        llama q/k rows permuted as its weights are)\n"
             "Tensors are written as F32; the numbers are copied exactly (transposes only).\n"
             "\n"
             "  --base-model NAME  PEFT base_model_name_or_path to record\n"
@@ -27,7 +31,7 @@ static void usage(FILE *f) {
 }
 
 int cmd_export_adapter(int argc, char **argv) {
-    const char *in = NULL, *fmt = NULL, *out = NULL, *base = NULL;
+    const char *in = NULL, *fmt = NULL, *out = NULL, *base = NULL, *model = NULL;
     float scale = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -41,6 +45,7 @@ int cmd_export_adapter(int argc, char **argv) {
         else if (!strcmp(a, "--format")) fmt = v;
         else if (!strcmp(a, "--out")) out = v;
         else if (!strcmp(a, "--base-model")) base = v;
+        else if (!strcmp(a, "--model") || !strcmp(a, "-m")) model = v;
         else if (!strcmp(a, "--scale")) {
             char *end;
             scale = strtof(v, &end);
@@ -49,10 +54,26 @@ int cmd_export_adapter(int argc, char **argv) {
         } else return cli_usage_error("export-adapter", "unknown flag '%s'", a);
     }
     if (!in || !fmt || !out) return cli_usage_error("export-adapter", "--adapter-path, --format and --out are required");
-    if (strcmp(fmt, "peft") && strcmp(fmt, "mlx")) {
-        if (!strcmp(fmt, "gguf")) return cli_fail("export-adapter: --format gguf is not implemented yet");
-        return cli_usage_error("export-adapter", "--format: '%s' is not peft or mlx", fmt);
+    if (!strcmp(fmt, "gguf")) {
+        if (!model) return cli_usage_error("export-adapter", "--format gguf needs --model (the base model)");
+        hone_err err = {0};
+        hone_adapter *ad;
+        hone_model *m;
+        if (hone_adapter_load(&ad, in, NULL, &err)) return cli_fail_err(&err);
+        if (hone_model_load(&m, model, NULL, &err)) {
+            hone_adapter_free(ad);
+            return cli_fail_err(&err);
+        }
+        int rc = hone_export_adapter_gguf(ad, m, scale, out, &err);
+        if (!rc)
+            printf("%s: %lld adapted projections, rank %u -> %s (GGUF LoRA for %s)\n", in,
+                   (long long)hone_adapter_n(ad), hone_adapter_get_config(ad)->rank, out, model);
+        hone_model_free(m);
+        hone_adapter_free(ad);
+        return rc ? cli_fail_err(&err) : 0;
     }
+    if (strcmp(fmt, "peft") && strcmp(fmt, "mlx"))
+        return cli_usage_error("export-adapter", "--format: '%s' is not peft, mlx or gguf", fmt);
     if (mkdir(out, 0777) && errno != EEXIST) return cli_fail("%s: cannot create: %s", out, strerror(errno));
     hone_err err = {0};
     hone_adapter *ad;

@@ -11,8 +11,14 @@ static const cli_command COMMANDS[] = {
     {"chat", cmd_chat, "interactive chat with a model (history, /reset, /system, /kernel)"},
     {"perplexity", cmd_perplexity, "perplexity of a text file (llama.cpp's definition)"},
     {"bench", cmd_bench, "prompt-processing and generation speed, like llama-bench"},
-    {"ab", cmd_ab, "A/B experiments on kernels: show what a cell sends (hone ab show)"},
+    {"ab", cmd_ab, "A/B experiments on kernels: run, judge, report, show"},
+    {"train", cmd_train, "LoRA fine-tuning, a drop-in for mlx_lm.lora (its flags, YAML config and files)"},
     {"export-adapter", cmd_export_adapter, "convert a LoRA adapter folder between mlx-lm's and PEFT's layouts"},
+    {"data", cmd_data, "training sets: check, split, format, build (JSONL for hone train / mlx-lm)"},
+    {"serve", cmd_serve, "OpenAI- and Ollama-compatible HTTP server: one model, several adapters, batched"},
+    {"fuse", cmd_fuse, "merge a LoRA adapter into its model; write HF, GGUF (re-quantized) and an Ollama Modelfile"},
+    {"convert", cmd_convert, "GGUF <-> HF folder, re-quantization (f32 f16 bf16 q8_0 q4_0 q4_k_m q6_k)"},
+    {"logits", cmd_logits, "raw logits of a token-id prompt and greedy tokens (for interop checks)"},
     {"inspect", cmd_inspect, "show a model's architecture, metadata and tensors (GGUF, HF folder, ollama:NAME)"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

@@ -446,3 +446,54 @@ int hone_ab_store_get_score(hone_ab_store *st, const char *judge, const char *ki
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
+
+/* ---- metadata and the design record ------------------------------------------------------ */
+
+sqlite3 *ab_store_lock(hone_ab_store *st) {
+    pthread_mutex_lock(&st->mu);
+    return st->db;
+}
+
+void ab_store_unlock(hone_ab_store *st) { pthread_mutex_unlock(&st->mu); }
+
+const char *ab_store_path(const hone_ab_store *st) { return st->path; }
+
+int hone_ab_store_set_meta(hone_ab_store *st, const char *key, const char *value, hone_err *err) {
+    pthread_mutex_lock(&st->mu);
+    sqlite3_stmt *q;
+    int rc = HONE_OK;
+    if (sqlite3_prepare_v2(st->db, "INSERT INTO meta(key, value) VALUES(?, ?)"
+                                   " ON CONFLICT(key) DO UPDATE SET value=excluded.value", -1, &q, NULL) != SQLITE_OK) {
+        rc = fail_db(st, err, "prepare meta insert");
+    } else {
+        sqlite3_bind_text(q, 1, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, 2, value, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(q) != SQLITE_DONE) rc = fail_db(st, err, "insert meta");
+        sqlite3_finalize(q);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+int hone_ab_store_get_meta(hone_ab_store *st, const char *key, char **value, hone_err *err) {
+    *value = NULL;
+    pthread_mutex_lock(&st->mu);
+    sqlite3_stmt *q;
+    int rc;
+    if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key=?", -1, &q, NULL) != SQLITE_OK) {
+        rc = fail_db(st, err, "prepare meta select");
+    } else {
+        sqlite3_bind_text(q, 1, key, -1, SQLITE_TRANSIENT);
+        int r = sqlite3_step(q);
+        if (r == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
+            rc = (*value = col_dup(q, 0)) ? HONE_OK : hone_err_set(err, HONE_ENOMEM, "%s: out of memory", st->path);
+        } else if (r == SQLITE_ROW || r == SQLITE_DONE) {
+            rc = hone_err_set(err, HONE_ENOTFOUND, "%s: no meta key '%s'", st->path, key);
+        } else {
+            rc = fail_db(st, err, "select meta");
+        }
+        sqlite3_finalize(q);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}

@@ -13,6 +13,12 @@
  * rounded to f32, as its torch tensor is. Every projection goes through
  * forward_linear() (or forward_linear_n() for projections of one input: q/k/v,
  * gate/up), where LoRA attaches.
+ *
+ * One pass may carry several sessions (forward_segs: a segment of rows per
+ * session, hone_session_eval_multi): the projections, norms and the MLP see all
+ * rows at once; the LoRA term (each session's adapter), RoPE positions, the KV
+ * store and attention run per segment. With one segment it is the plain
+ * single-session pass (forward_batch), call for call.
  */
 #include <math.h>
 #include <string.h>
@@ -32,7 +38,7 @@ typedef enum proj { PROJ_Q, PROJ_K, PROJ_V, PROJ_O, PROJ_GATE, PROJ_UP, PROJ_DOW
 static void lora_forward(hone_session *s, const hone_lora *l, float *y, const float *x, int64_t T) {
     float *t = s->lora_t; /* (T, r) */
     int64_t r = l->rank, ni = l->n_in, no = l->n_out;
-    double sc = s->m->lora_scale;
+    double sc = s->ad->scale;
     for (int64_t tt = 0; tt < T; tt++) {
         const float *xt = x + tt * ni;
         for (int64_t k = 0; k < r; k++) {
@@ -52,28 +58,48 @@ static void lora_forward(hone_session *s, const hone_lora *l, float *y, const fl
     }
 }
 
+/* A forward pass's sessions: w does the work, segs say whose rows are whose. */
+typedef struct fwd {
+    hone_session *w;
+    const fwd_seg *segs;
+    uint32_t n_seg;
+} fwd;
+
 /* THE linear layer: y (T, n_out) = x (T, n_in) W^T + b. Every projection of the
  * model (q, k, v, o, gate, up, down, LM head) passes here, identified by
  * (layer, which), so adapters attach in one place.
- * LoRA attaches here: y += scale * B (A x), A (r, n_in), B (n_out, r). */
-static void forward_linear(hone_session *s, uint32_t layer, proj which, float *y, const float *x,
+ * LoRA attaches here: y += scale * B (A x), A (r, n_in), B (n_out, r), with
+ * each segment's session's adapter on its own rows. */
+static void forward_linear(const fwd *f, uint32_t layer, proj which, float *y, const float *x,
                            const hone_weight *w, const float *bias, int64_t T) {
-    s->be->matmul(y, x, w, bias, T, s->pool);
-    const hone_lora *l = which < PROJ_LM_HEAD ? s->m->layers[layer].lora[which] : NULL;
-    if (l) lora_forward(s, l, y, x, T);
+    f->w->be->matmul(y, x, w, bias, T, f->w->pool);
+    if (which >= PROJ_LM_HEAD) return;
+    for (uint32_t i = 0; i < f->n_seg; i++) {
+        hone_session *s = f->segs[i].s;
+        const hone_lora *l = s->ad ? s->ad->lora[(size_t)layer * HONE_PROJ_COUNT + which] : NULL;
+        if (l) lora_forward(s, l, y + (size_t)f->segs[i].row0 * w->n_out, x + (size_t)f->segs[i].row0 * w->n_in,
+                            f->segs[i].n);
+    }
 }
 
 /* forward_linear for n projections of the same input x (q/k/v, gate/up): one
  * backend call (the fast backend quantizes x once and runs all rows in one pool
- * job at decode), then each projection's adapter, as forward_linear adds it. */
-static void forward_linear_n(hone_session *s, uint32_t layer, const proj *which, float *const *ys, const float *x,
+ * job at decode), then each projection's adapters, as forward_linear adds them. */
+static void forward_linear_n(const fwd *f, uint32_t layer, const proj *which, float *const *ys, const float *x,
                              const hone_weight *const *ws, const float *const *bs, int n, int64_t T) {
-    if (s->be->matmul_n) s->be->matmul_n(ys, x, ws, bs, n, T, s->pool);
+    const hone_backend *be = f->w->be;
+    if (be->matmul_n) be->matmul_n(ys, x, ws, bs, n, T, f->w->pool);
     else
-        for (int j = 0; j < n; j++) s->be->matmul(ys[j], x, ws[j], bs ? bs[j] : NULL, T, s->pool);
+        for (int j = 0; j < n; j++) be->matmul(ys[j], x, ws[j], bs ? bs[j] : NULL, T, f->w->pool);
     for (int j = 0; j < n; j++) {
-        const hone_lora *l = which[j] < PROJ_LM_HEAD ? s->m->layers[layer].lora[which[j]] : NULL;
-        if (l) lora_forward(s, l, ys[j], x, T);
+        if (which[j] >= PROJ_LM_HEAD) continue;
+        for (uint32_t i = 0; i < f->n_seg; i++) {
+            hone_session *s = f->segs[i].s;
+            const hone_lora *l = s->ad ? s->ad->lora[(size_t)layer * HONE_PROJ_COUNT + which[j]] : NULL;
+            if (l)
+                lora_forward(s, l, ys[j] + (size_t)f->segs[i].row0 * ws[j]->n_out,
+                             x + (size_t)f->segs[i].row0 * ws[j]->n_in, f->segs[i].n);
+        }
     }
 }
 
@@ -105,19 +131,26 @@ static void kv_store(kv_layer *c, const float *k, const float *v, const int32_t 
 }
 
 int forward_batch(hone_session *s, const int32_t *tokens, uint32_t n, hone_eval_out *out, hone_err *err) {
+    fwd_seg seg = {s, 0, n};
+    return forward_segs(s, &seg, 1, tokens, n, out, err);
+}
+
+int forward_segs(hone_session *s, const fwd_seg *segs, uint32_t n_seg, const int32_t *tokens, uint32_t n,
+                 hone_eval_out *out, hone_err *err) {
     const hone_model *m = s->m;
     const hone_model_desc *d = &m->desc;
     const hone_backend *be = s->be;
     int64_t T = n, D = d->hidden, F = d->ffn_hidden, H = d->n_heads, KV = d->n_kv_heads, hd = d->head_dim;
     int64_t nkv = KV * hd;
     float eps = d->rms_eps;
+    const fwd f = {s, segs, n_seg};
 
-    for (uint32_t t = 0; t < n; t++) s->qpos[t] = (int32_t)(s->pos + t);
+    for (uint32_t i = 0; i < n_seg; i++)
+        for (uint32_t t = 0; t < segs[i].n; t++) s->qpos[segs[i].row0 + t] = (int32_t)(segs[i].s->pos + t);
     embed_tokens(s, tokens, n);
 
     for (uint32_t il = 0; il < d->n_layers; il++) {
         const model_layer *L = &m->layers[il];
-        kv_layer *c = &s->kv[il];
 
         /* attention block */
         be->rmsnorm(s->xn, s->x, L->attn_norm, T, D, eps);
@@ -126,7 +159,7 @@ int forward_batch(hone_session *s, const int32_t *tokens, uint32_t n, hone_eval_
             float *ys[3] = {s->q, s->k, s->v};
             const hone_weight *ws[3] = {&L->wq, &L->wk, &L->wv};
             const float *bs[3] = {L->bq, L->bk, L->bv};
-            forward_linear_n(s, il, pj, ys, s->xn, ws, bs, 3, T);
+            forward_linear_n(&f, il, pj, ys, s->xn, ws, bs, 3, T);
         }
         float *q = s->q, *k = s->k;
         if (L->q_norm) {
@@ -137,16 +170,22 @@ int forward_batch(hone_session *s, const int32_t *tokens, uint32_t n, hone_eval_
         }
         be->rope(q, s->qpos, T, H, hd, d->rope_dim, L->freqs, m->rope_mode);
         be->rope(k, s->qpos, T, KV, hd, d->rope_dim, L->freqs, m->rope_mode);
-        kv_store(c, k, s->v, s->qpos, n, nkv);
         hone_attn_params ap = {
             .n_heads = (uint32_t)H, .n_kv_heads = (uint32_t)KV, .head_dim = (uint32_t)hd,
             .scale = (float)(1.0 / sqrt((double)d->query_pre_attn_scalar)),
             .window = L->sliding ? d->sliding_window : 0,
             .softcap = d->attn_logit_softcap,
         };
-        uint64_t n_keys = (uint64_t)s->pos + n < c->slots ? (uint64_t)s->pos + n : c->slots;
-        be->attention(s->att, q, s->qpos, T, c->k, c->v, c->kpos, (int64_t)n_keys, &ap, s->pool);
-        forward_linear(s, il, PROJ_O, s->o, s->att, &L->wo, NULL, T);
+        for (uint32_t i = 0; i < n_seg; i++) {
+            const fwd_seg *g = &segs[i];
+            kv_layer *c = &g->s->kv[il];
+            size_t r0 = g->row0;
+            kv_store(c, k + r0 * nkv, s->v + r0 * nkv, s->qpos + r0, g->n, nkv);
+            uint64_t n_keys = (uint64_t)g->s->pos + g->n < c->slots ? (uint64_t)g->s->pos + g->n : c->slots;
+            be->attention(s->att + r0 * H * hd, q + r0 * H * hd, s->qpos + r0, g->n, c->k, c->v, c->kpos,
+                          (int64_t)n_keys, &ap, s->pool);
+        }
+        forward_linear(&f, il, PROJ_O, s->o, s->att, &L->wo, NULL, T);
         if (L->post_attn_norm) {
             be->rmsnorm(s->xn, s->o, L->post_attn_norm, T, D, eps);
             add_into(s->x, s->xn, T * D);
@@ -160,10 +199,10 @@ int forward_batch(hone_session *s, const int32_t *tokens, uint32_t n, hone_eval_
             static const proj pj[2] = {PROJ_GATE, PROJ_UP};
             float *ys[2] = {s->gate, s->up};
             const hone_weight *ws[2] = {&L->w_gate, &L->w_up};
-            forward_linear_n(s, il, pj, ys, s->xn, ws, NULL, 2, T);
+            forward_linear_n(&f, il, pj, ys, s->xn, ws, NULL, 2, T);
         }
         be->glu(s->act, s->gate, s->up, T, F, d->act == HONE_ACT_GELU_TANH);
-        forward_linear(s, il, PROJ_DOWN, s->o, s->act, &L->w_down, NULL, T);
+        forward_linear(&f, il, PROJ_DOWN, s->o, s->act, &L->w_down, NULL, T);
         if (L->post_ffn_norm) {
             be->rmsnorm(s->xn, s->o, L->post_ffn_norm, T, D, eps);
             add_into(s->x, s->xn, T * D);
@@ -181,7 +220,7 @@ int forward_batch(hone_session *s, const int32_t *tokens, uint32_t n, hone_eval_
             uint32_t t = out->rows ? out->rows[r] : n - 1;
             memcpy(s->rows + (size_t)r * D, s->xn + (size_t)t * D, (size_t)D * sizeof(float));
         }
-        forward_linear(s, UINT32_MAX, PROJ_LM_HEAD, out->logits, s->rows, &m->output, NULL, nr);
+        forward_linear(&f, UINT32_MAX, PROJ_LM_HEAD, out->logits, s->rows, &m->output, NULL, nr);
         float cap = d->final_logit_softcap;
         if (cap > 0)
             for (size_t i = 0; i < (size_t)nr * d->vocab; i++) out->logits[i] = cap * tanhf(out->logits[i] / cap);

@@ -51,10 +51,13 @@ int hone_session_init(hone_session **out, hone_model *m, const hone_session_opts
     s->gate = alloc_f32(B * F, &bad);
     s->up = alloc_f32(B * F, &bad);
     s->act = alloc_f32(B * F, &bad);
-    if (m->lora_rank) s->lora_t = alloc_f32(B * m->lora_rank, &bad);
+    s->ad = m->adapter;
+    s->lora_cap = s->ad ? s->ad->rank : 0;
+    if (s->lora_cap) s->lora_t = alloc_f32(B * s->lora_cap, &bad);
     s->qpos = calloc(B, sizeof *s->qpos);
+    s->rowidx = calloc(B, sizeof *s->rowidx);
     s->kv = calloc(d->n_layers, sizeof *s->kv);
-    if (!s->qpos || !s->kv) bad = 1;
+    if (!s->qpos || !s->rowidx || !s->kv) bad = 1;
     for (uint32_t il = 0; il < d->n_layers && !bad; il++) {
         kv_layer *c = &s->kv[il];
         uint64_t slots = n_ctx;
@@ -99,6 +102,7 @@ void hone_session_free(hone_session *s) {
     free(s->up);
     free(s->act);
     free(s->qpos);
+    free(s->rowidx);
     free(s->lora_t);
     hone_pool_free(s->pool);
     free(s);
@@ -159,4 +163,70 @@ int hone_session_truncate(hone_session *s, uint32_t pos, hone_err *err) {
     }
     s->pos = pos;
     return HONE_OK;
+}
+
+int hone_session_set_adapter(hone_session *s, const hone_model_adapter *a, hone_err *err) {
+    if (a && a->m != s->m) return hone_err_set(err, HONE_EARG, "set adapter: the adapter was bound to another model");
+    if (a && a->rank > s->lora_cap) {
+        float *t = calloc((size_t)s->n_batch * a->rank, sizeof *t);
+        if (!t) return hone_err_set(err, HONE_ENOMEM, "out of memory for an adapter of rank %u", a->rank);
+        free(s->lora_t);
+        s->lora_t = t;
+        s->lora_cap = a->rank;
+    }
+    s->ad = a;
+    return HONE_OK;
+}
+
+const hone_model_adapter *hone_session_get_adapter(const hone_session *s) { return s->ad; }
+
+/* Checks everything first, so that an error leaves every session as it was. */
+int hone_session_eval_batch(hone_session *const *ss, uint32_t n_seq, const int32_t *tokens, const uint32_t *n_tok,
+                            float *logits, hone_err *err) {
+    if (n_seq == 0) return hone_err_set(err, HONE_EARG, "eval_batch: no sessions");
+    hone_session *w = ss[0];
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < n_seq; i++) {
+        const hone_session *s = ss[i];
+        uint32_t n = n_tok ? n_tok[i] : 1;
+        if (s->m != w->m) return hone_err_set(err, HONE_EARG, "eval_batch: session %u uses another model", i);
+        if (n == 0 || n > s->n_batch)
+            return hone_err_set(err, HONE_EARG, "eval_batch: %u tokens for session %u: expected 1 to %u (its batch size)",
+                                n, i, s->n_batch);
+        if ((uint64_t)s->pos + n > s->n_ctx)
+            return hone_err_set(err, HONE_EARG,
+                                "eval_batch: %u tokens at position %u exceed session %u's context of %u tokens (full)",
+                                n, s->pos, i, s->n_ctx);
+        for (uint32_t j = 0; j < i; j++)
+            if (ss[j] == s) return hone_err_set(err, HONE_EARG, "eval_batch: session %u is also session %u", i, j);
+        total += n;
+    }
+    if (total > w->n_batch)
+        return hone_err_set(err, HONE_EARG, "eval_batch: %llu tokens, at most %u (the first session's batch size)",
+                            (unsigned long long)total, w->n_batch);
+    for (uint64_t k = 0; k < total; k++)
+        if (tokens[k] < 0 || (uint32_t)tokens[k] >= w->m->desc.vocab)
+            return hone_err_set(err, HONE_EARG, "eval_batch: token %llu is %d, outside the vocabulary of %u",
+                                (unsigned long long)k, tokens[k], w->m->desc.vocab);
+    fwd_seg segs_small[64], *segs = segs_small;
+    if (n_seq > 64 && !(segs = malloc(n_seq * sizeof *segs)))
+        return hone_err_set(err, HONE_ENOMEM, "eval_batch: out of memory");
+    uint32_t row = 0;
+    for (uint32_t i = 0; i < n_seq; i++) {
+        uint32_t n = n_tok ? n_tok[i] : 1;
+        segs[i] = (fwd_seg){ss[i], row, n};
+        w->rowidx[i] = row + n - 1; /* logits of each session's last token */
+        row += n;
+    }
+    hone_eval_out out = {.logits = logits, .rows = w->rowidx, .n_rows = n_seq};
+    int rc = forward_segs(w, segs, n_seq, tokens, row, logits ? &out : NULL, err);
+    if (segs != segs_small) free(segs);
+    if (rc) return rc;
+    for (uint32_t i = 0; i < n_seq; i++) ss[i]->pos += n_tok ? n_tok[i] : 1;
+    return HONE_OK;
+}
+
+int hone_session_eval_multi(hone_session *const *ss, uint32_t n, const int32_t *tokens, float *logits,
+                            hone_err *err) {
+    return hone_session_eval_batch(ss, n, tokens, NULL, logits, err);
 }

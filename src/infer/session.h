@@ -47,12 +47,29 @@ struct hone_session {
     float *act;    /* (n_batch, ffn) */
     float *rows;   /* (n_batch, hidden): the normed rows that get logits */
     int32_t *qpos; /* (n_batch) */
-    float *lora_t; /* (n_batch, m->lora_rank): A x of an adapted projection, or NULL */
+    uint32_t *rowidx; /* (n_batch): the logits rows of a multi-session eval (scratch) */
+    const hone_model_adapter *ad; /* applied adapter, or NULL (starts as the model's own) */
+    float *lora_t; /* (n_batch, lora_cap): A x of an adapted projection, or NULL */
+    uint32_t lora_cap; /* rank lora_t is sized for */
 };
 
 /* Runs tokens[0..n) at positions s->pos.. through the model (n <= n_batch,
  * checked by the caller), appending to the KV cache; fills out; does not
  * advance s->pos. */
 int forward_batch(hone_session *s, const int32_t *tokens, uint32_t n, hone_eval_out *out, hone_err *err);
+
+/* One session's share of a forward pass: rows row0..row0+n-1 of the batch are its
+ * next n tokens, at positions s->pos.. */
+typedef struct fwd_seg {
+    hone_session *s;
+    uint32_t row0, n;
+} fwd_seg;
+
+/* The forward pass over the rows of several sessions (segments in row order,
+ * covering rows 0..n-1): w's buffers and thread pool do the work (n <= w->n_batch),
+ * each segment's rows use its session's KV cache, positions and adapter. Does not
+ * advance any pos. forward_batch(s) is forward_segs(s, {s, 0, n}). */
+int forward_segs(hone_session *w, const fwd_seg *segs, uint32_t n_seg, const int32_t *tokens, uint32_t n,
+                 hone_eval_out *out, hone_err *err);
 
 #endif

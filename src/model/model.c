@@ -440,7 +440,7 @@ void hone_model_free(hone_model *m) {
         }
         free(m->layers);
     }
-    hone_adapter_free(m->adapter);
+    hone_model_adapter_free(m->adapter);
     free(m->out_norm);
     free(m->freqs_global);
     free(m->freqs_local);

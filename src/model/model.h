@@ -44,13 +44,25 @@ struct hone_model {
     float *freqs_global;     /* (rope_dim/2) */
     float *freqs_local;      /* (rope_dim/2): sliding layers (== global values unless gemma3) */
     model_layer *layers;     /* (n_layers) */
-    hone_adapter *adapter;   /* applied unmerged (hone_load_opts.adapter_path), or NULL */
+    hone_model_adapter *adapter; /* applied unmerged (hone_load_opts.adapter_path), or NULL:
+                                    every new session starts with it */
     float lora_scale;        /* its scale (or the override) */
-    uint32_t lora_rank;      /* its rank (sizes the session's scratch) */
+    uint32_t lora_rank;      /* its rank */
 };
 
-/* Reads the adapter folder and attaches it to m's layers (checking every shape
- * against the base, permuting B's rows for llama GGUF q/k). scale != 0 overrides. */
+/* An adapter bound to one model (hone/engine.h): shapes checked against the base,
+ * B's q/k rows permuted to the base's layout; a session points at one. */
+struct hone_model_adapter {
+    const hone_model *m;
+    hone_adapter *ad;        /* owns the pairs */
+    const hone_lora **lora;  /* (n_layers * HONE_PROJ_COUNT): pair of (layer, proj), or NULL */
+    float scale;
+    uint32_t rank;           /* the largest rank (sizes a session's scratch) */
+};
+
+/* Loads the adapter folder (hone_model_adapter_load) and makes it the model's
+ * own: every session starts with it, and m->layers[].lora point at its pairs.
+ * scale != 0 overrides. */
 int model_attach_adapter(hone_model *m, const char *dir, float scale, hone_err *err);
 
 #endif

@@ -71,6 +71,7 @@ typedef struct merge_ent {
 } merge_ent;
 
 struct tok_merges {
+    uint64_t n;     /* merges, in rank order */
     char *blob;
     merge_ent *ent; /* index = rank */
     int32_t *ht;    /* slot -> rank or -1 */
@@ -101,6 +102,14 @@ static int32_t merge_rank(const tok_merges *m, const char *s, uint32_t llen, uin
 
 int32_t tok_merges_rank(const tok_merges *m, const char *s, uint32_t llen, uint32_t size) {
     return merge_rank(m, s, llen, size);
+}
+
+uint64_t tok_merges_count(const tok_merges *m) { return m ? m->n : 0; }
+
+void tok_merges_at(const tok_merges *m, uint64_t r, hone_str *left, hone_str *right) {
+    const merge_ent *e = &m->ent[r];
+    *left = (hone_str){m->blob + e->off, e->llen};
+    *right = (hone_str){m->blob + e->off + e->llen, e->size - e->llen};
 }
 
 /* GGUF "left right": split at the first space after position 0 (as llama.cpp);
@@ -150,6 +159,7 @@ int tok_merges_new(tok_merges **out, uint64_t n, tok_merge_get get, void *ctx) {
     }
     memset(m->ht, 0xFF, slots * sizeof *m->ht);
     m->mask = slots - 1;
+    m->n = n;
     uint64_t off = 0;
     for (uint64_t r = 0; r < n; r++) {
         hone_str ls, rs;

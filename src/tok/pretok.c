@@ -15,6 +15,7 @@
  * copy that normalizes to NFC would silently turn them into other letters. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,13 +55,20 @@ static const pretok_def DEFS[] = {
 struct tok_pretok {
     int n;
     pcre2_code *code[7];
+    char *rx[7]; /* the sources, for exporters */
 };
 
 void tok_pretok_free(tok_pretok *p) {
     if (!p) return;
-    for (int i = 0; i < p->n; i++) pcre2_code_free(p->code[i]);
+    for (int i = 0; i < p->n; i++) {
+        pcre2_code_free(p->code[i]);
+        free(p->rx[i]);
+    }
     free(p);
 }
+
+int tok_pretok_n(const tok_pretok *p) { return p ? p->n : 0; }
+const char *tok_pretok_regex(const tok_pretok *p, int i) { return p && i >= 0 && i < p->n ? p->rx[i] : NULL; }
 
 static int name_in(const char *name, const char *list) {
     size_t n = strlen(name);
@@ -73,6 +81,41 @@ static int name_in(const char *name, const char *list) {
     }
     return 0;
 }
+
+/* tokenizer.json spellings of llama.cpp's regexes, rewritten to llama.cpp's. */
+static void rx_normalize(const char *in, char *out, size_t cap) {
+    static const char HF_CONTRACTIONS[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)";
+    if (!strcmp(in, RX_GPT2 "|\\s+")) {
+        snprintf(out, cap, "%s", RX_GPT2);
+        return;
+    }
+    const char *c = strstr(in, HF_CONTRACTIONS);
+    if (c) snprintf(out, cap, "%.*s%s%s", (int)(c - in), in, RX_CONTRACTIONS, c + sizeof HF_CONTRACTIONS - 1);
+    else snprintf(out, cap, "%s", in);
+}
+
+const char *tok_pretok_gguf_name(const tok_pretok *p) {
+    static const char *const PREFER[] = {"qwen2", "llama-bpe", "smollm", "gpt-2", "default", "dbrx", "falcon",
+                                         "deepseek-coder", "deepseek-llm"};
+    if (!p) return NULL;
+    for (size_t i = 0; i < N_DEFS; i++) {
+        int n = 0;
+        while (n < 7 && DEFS[i].rx[n]) n++;
+        if (n != p->n) continue;
+        int same = 1;
+        for (int k = 0; k < n && same; k++) {
+            char buf[2048];
+            rx_normalize(p->rx[k], buf, sizeof buf);
+            same = !strcmp(buf, DEFS[i].rx[k]);
+        }
+        if (!same) continue;
+        for (size_t q = 0; q < sizeof PREFER / sizeof *PREFER; q++)
+            if (name_in(PREFER[q], DEFS[i].names)) return PREFER[q];
+        return DEFS[i].names; /* first alias: up to the '|' is enough for callers that copy */
+    }
+    return NULL;
+}
+
 
 int tok_pretok_new(tok_pretok **out, const char *name, int *ignore_merges, hone_err *err) {
     const pretok_def *d = NULL;
@@ -109,6 +152,11 @@ int tok_pretok_new_rx(tok_pretok **out, const char *const *rx, int n, const char
                                 i, (size_t)eo, (const char *)msg);
         }
         pcre2_jit_compile(c, PCRE2_JIT_COMPLETE); /* falls back to the interpreter on failure */
+        if (!(p->rx[p->n] = strdup(rx[i]))) {
+            pcre2_code_free(c);
+            tok_pretok_free(p);
+            return hone_err_set(err, HONE_ENOMEM, "pre-tokenizer '%s': out of memory", name);
+        }
         p->code[p->n++] = c;
     }
     *out = p;

@@ -118,6 +118,9 @@ int tok_merges_new(tok_merges **out, uint64_t n, tok_merge_get get, void *ctx); 
 void tok_merges_free(tok_merges *m);
 /* Rank of merging s[0,llen) with s[llen,size), or -1. */
 int32_t tok_merges_rank(const tok_merges *m, const char *s, uint32_t llen, uint32_t size);
+/* Number of merges and merge r's two sides (exporters). */
+uint64_t tok_merges_count(const tok_merges *m);
+void tok_merges_at(const tok_merges *m, uint64_t r, hone_str *left, hone_str *right);
 /* Byte-level BPE of one raw-text fragment: pre-tokenize, byte-map, merge. */
 int tok_bpe_encode(const hone_tok *t, const char *text, size_t len, tok_ids *out);
 /* Byte-level piece -> raw bytes (appended to out, which has room for 4x len... the
@@ -135,6 +138,14 @@ int tok_pretok_new_rx(tok_pretok **out, const char *const *rx, int n, const char
 /* HF ByteLevel(use_regex)'s split: the GPT-2 regex with its trailing \s+. */
 const char *tok_pretok_gpt2_regex(void);
 void tok_pretok_free(tok_pretok *p);
+/* The regexes p was built from (exporters): count, and regex i. */
+int tok_pretok_n(const tok_pretok *p);
+const char *tok_pretok_regex(const tok_pretok *p, int i);
+/* The tokenizer.ggml.pre name whose regex list p's equals (tokenizer.json's forms of the
+ * GPT-2 regex and of the case-insensitive contractions normalized to llama.cpp's), the name
+ * llama.cpp's converter writes for it preferred (qwen2, llama-bpe, smollm, gpt-2...); NULL
+ * when none matches. */
+const char *tok_pretok_gguf_name(const tok_pretok *p);
 /* Splits text[0, len) into pieces (offsets into text), appended to out. */
 int tok_pretok_split(const tok_pretok *p, const char *text, size_t len, tok_spans *out);
 

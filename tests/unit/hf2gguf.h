@@ -18,7 +18,11 @@ static inline float *hf2gguf_permute_rows(const float *w, int64_t n_head, int64_
     return o;
 }
 
-static inline char *hf_to_gguf_dir(const char *dir, const char *name, const char *arch) {
+/* qtype: HONE_F32, or a block type every 2-D weight (embedding and LM head included) is
+ * quantized to with hone_quantize; dequant_back: store those quantized values dequantized
+ * back to F32 instead (the same model, exactly, in F32: QLoRA tests compare the two). */
+static inline char *hf_to_gguf_dir_type(const char *dir, const char *name, const char *arch, int qtype,
+                                        int dequant_back) {
     char cfg[4200];
     snprintf(cfg, sizeof cfg, "%s/config.json", dir);
     hone_err err = {0};
@@ -54,7 +58,7 @@ static inline char *hf_to_gguf_dir(const char *dir, const char *name, const char
 #undef KU
 #undef KF
     int permute = !strcmp(arch, "llama") || !strcmp(arch, "mistral");
-    float *owned[64];
+    void *owned[256]; /* buffers the writer reads at write time */
     int n_owned = 0;
     for (int64_t t = 0; t < hone_st_n_tensors(st); t++) {
         const char *hn = hone_st_tensor_name(st, t);
@@ -98,7 +102,24 @@ static inline char *hf_to_gguf_dir(const char *dir, const char *name, const char
             owned[n_owned++] = pm;
             data = pm;
         }
-        ASSERT_OK(hone_gguf_writer_add_tensor(w, gn, HONE_F32, nd, ne, data, &err), &err);
+        if (qtype != HONE_F32 && nd == 2) {
+            uint64_t n = ne[0] * ne[1];
+            size_t qb = (size_t)(n / hone_dtype_block(qtype)) * hone_dtype_block_bytes(qtype);
+            float *cp = malloc(n * sizeof *cp);
+            void *q = malloc(qb);
+            memcpy(cp, data, n * sizeof *cp);
+            ASSERT_OK(hone_quantize(qtype, cp, q, n, &err), &err);
+            if (dequant_back) {
+                ASSERT_OK(hone_dequantize(qtype, q, cp, n, &err), &err);
+                ASSERT_OK(hone_gguf_writer_add_tensor(w, gn, HONE_F32, nd, ne, cp, &err), &err);
+            } else {
+                ASSERT_OK(hone_gguf_writer_add_tensor(w, gn, qtype, nd, ne, q, &err), &err);
+            }
+            owned[n_owned++] = cp;
+            owned[n_owned++] = q;
+        } else {
+            ASSERT_OK(hone_gguf_writer_add_tensor(w, gn, HONE_F32, nd, ne, data, &err), &err);
+        }
     }
     char *path = malloc(256);
     snprintf(path, 256, "/tmp/hone-test-%s-%ld.gguf", name, (long)getpid());
@@ -107,6 +128,10 @@ static inline char *hf_to_gguf_dir(const char *dir, const char *name, const char
     for (int i = 0; i < n_owned; i++) free(owned[i]);
     hone_st_close(st);
     return path;
+}
+
+static inline char *hf_to_gguf_dir(const char *dir, const char *name, const char *arch) {
+    return hf_to_gguf_dir_type(dir, name, arch, HONE_F32, 0);
 }
 
 #endif

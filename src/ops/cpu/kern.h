@@ -142,4 +142,17 @@ void cpu_rope(float *x, const int32_t *pos, int64_t T, int64_t H, int64_t head_d
               const float *freqs, hone_rope_mode mode, int level);
 void cpu_glu(float *y, const float *gate, const float *up, int64_t T, int64_t D, int gelu, int level);
 
+/* Training (issue 5): backend.h's matmul_bwd (matmul_bwd.c), lm_head_ce (lm_head.c),
+ * attention_bwd (attention_bwd.c) and glu_bwd (glu_bwd.c); AVX-512, other levels fall
+ * back to the reference. */
+void cpu_glu_bwd(float *dgate, float *dup, const float *dy, const float *gate, const float *up, int64_t T, int64_t D,
+                 int gelu, int level);
+void cpu_matmul_bwd(float *dx, const float *dy, const hone_weight *w, int64_t T, hone_pool *pool, int level);
+void cpu_lm_head_ce(double *loss, int64_t *n_counted, float *dh, const float *h, const hone_weight *w,
+                    const int32_t *target, const uint8_t *mask, int64_t T, float softcap, float dscale,
+                    hone_pool *pool, int level);
+void cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q, const int32_t *qpos,
+                       int64_t T, const float *k, const float *v, const int32_t *kpos, int64_t n_keys,
+                       const hone_attn_params *p, hone_pool *pool, int level);
+
 #endif

@@ -161,11 +161,36 @@ static void kern_glu(float *y, const float *gate, const float *up, int64_t T, in
     cpu_glu(y, gate, up, T, D, gelu, cpu_kern_level());
 }
 
-/* Backward entries stay NULL (the reference fills them). */
+static void kern_matmul_bwd(float *dx, const float *dy, const hone_weight *w, int64_t T, hone_pool *pool) {
+    cpu_matmul_bwd(dx, dy, w, T, pool, cpu_kern_level());
+}
+
+static void kern_lm_head_ce(double *loss, int64_t *n_counted, float *dh, const float *h, const hone_weight *w,
+                            const int32_t *target, const uint8_t *mask, int64_t T, float softcap, float dscale,
+                            hone_pool *pool) {
+    cpu_lm_head_ce(loss, n_counted, dh, h, w, target, mask, T, softcap, dscale, pool, cpu_kern_level());
+}
+
+static void kern_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                               const int32_t *qpos, int64_t T, const float *k, const float *v, const int32_t *kpos,
+                               int64_t n_keys, const hone_attn_params *p, hone_pool *pool) {
+    cpu_attention_bwd(dq, dk, dv, dout, q, qpos, T, k, v, kpos, n_keys, p, pool, cpu_kern_level());
+}
+
+static void kern_glu_bwd(float *dgate, float *dup, const float *dy, const float *gate, const float *up, int64_t T,
+                         int64_t D, int gelu) {
+    cpu_glu_bwd(dgate, dup, dy, gate, up, T, D, gelu, cpu_kern_level());
+}
+
+/* Backward entries left NULL are filled from the reference. */
 static const hone_backend cpu_kernels = {
     .name = "cpu",
     .matmul = kern_matmul,
     .matmul_n = kern_matmul_n,
+    .matmul_bwd = kern_matmul_bwd,
+    .lm_head_ce = kern_lm_head_ce,
+    .attention_bwd = kern_attention_bwd,
+    .glu_bwd = kern_glu_bwd,
     .rmsnorm = kern_rmsnorm,
     .rope = kern_rope,
     .attention = kern_attention,
