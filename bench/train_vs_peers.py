@@ -10,8 +10,9 @@ positions), batch 1, LoRA rank 8, scale 20, dropout 0, on q/k/v/o/gate/up/down o
 last 8 blocks (--num-layers 8), one forward + backward + Adam update per step
 (hone: forward + backward; its optimizer is the train-loop's, a few us for ~1.5 M
 parameters). One warm-up step, then STEPS (3) timed steps; the median is reported, as
-trained tokens/s = 512 / step seconds, with each side's peak RSS. Threads: all cores
-(this machine: 2).
+trained tokens/s = 512 / step seconds, with the process CPU seconds per step (all
+threads; on a shared machine the ratio of CPU times is the contention-free comparison)
+and each side's peak RSS. Threads: all cores (this machine: 2).
 
 Weights: the Q4_K_M GGUF is turned into an HF folder once by transformers (gguf_file=,
 dequantized to float32, save_pretrained to ~/.cache/hone/gemma-3-270m-hf, outside the
@@ -88,17 +89,19 @@ def run_mlx(steps):
     lengths = mx.array([[T // 2 + 1, T - 1]])  # supervised target steps T/2+1 .. T-1: 255 positions
     opt = optim.Adam(learning_rate=1e-5)
     loss_and_grad = nn.value_and_grad(model, default_loss)
-    times = []
+    times, cpu = [], []
     for i in range(steps + 1):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         (loss, ntoks), grad = loss_and_grad(model, batch, lengths)
         opt.update(model, grad)
         mx.eval(model.parameters(), opt.state, loss)
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
         if i:
             times.append(dt)
-        print(f"  mlx step {i}: {dt:.2f} s, loss {loss.item():.4f} over {ntoks.item()} tokens", file=sys.stderr)
-    return times
+            cpu.append(dc)
+        print(f"  mlx step {i}: {dt:.2f} s ({dc:.2f} s CPU), loss {loss.item():.4f} over {ntoks.item()} tokens",
+              file=sys.stderr, flush=True)
+    return times, cpu
 
 
 def run_peft(steps):
@@ -116,39 +119,41 @@ def run_peft(steps):
     x = torch.tensor([ids])
     labels = torch.tensor([[-100] * (T // 2 + 1) + ids[T // 2 + 1:]])  # HF shifts: position t predicts labels[t+1]
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-5)
-    times = []
+    times, cpu = [], []
     for i in range(steps + 1):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = model(input_ids=x, labels=labels)
         out.loss.backward()
         opt.step()
         opt.zero_grad()
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
         if i:
             times.append(dt)
-        print(f"  peft step {i}: {dt:.2f} s, loss {out.loss.item():.4f}", file=sys.stderr)
-    return times
+            cpu.append(dc)
+        print(f"  peft step {i}: {dt:.2f} s ({dc:.2f} s CPU), loss {out.loss.item():.4f}", file=sys.stderr, flush=True)
+    return times, cpu
 
 
 def run_hone(model, steps, cache):
     exe = os.path.join(ROOT, "build", "tools", "train_bench")
     out = subprocess.run([exe, model, str(T), str(NUM_LAYERS), str(steps), "fast", str(RANK),
                           "cache" if cache else "nocache"], check=True, capture_output=True, text=True).stdout
-    times, rss = [], None
+    times, cpu, rss = [], [], None
     for line in out.splitlines():
         if line.startswith("step ") and "warm-up" not in line:
             times.append(float(line.split(": ")[1].split(" s")[0]))
+            cpu.append(float(line.split("(")[1].split(" s CPU")[0]))
         if line.startswith("peak RSS"):
             rss = float(line.split()[2])
     sys.stderr.write(out)
-    return times, rss
+    return times, cpu, rss
 
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] in ("--mlx", "--peft"):
         steps = int(sys.argv[2])
-        times = run_mlx(steps) if sys.argv[1] == "--mlx" else run_peft(steps)
-        print(json.dumps({"times": times, "rss": peak_rss_mib()}))
+        times, cpu = run_mlx(steps) if sys.argv[1] == "--mlx" else run_peft(steps)
+        print(json.dumps({"times": times, "cpu": cpu, "rss": peak_rss_mib()}))
         return
     models = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "models")
     steps = int(sys.argv[2]) if len(sys.argv) > 2 else 3
@@ -162,22 +167,23 @@ def main():
         t0 = time.time()
         if cmd is None:
             model = HF_DIR if "HF" in name else gguf
-            times, rss = run_hone(model, steps, "no cache" not in name)
+            times, cpu, rss = run_hone(model, steps, "no cache" not in name)
         else:
             r = subprocess.run(cmd, check=True, capture_output=True, text=True)
             sys.stderr.write(r.stderr[-2000:])
             res = json.loads(r.stdout.strip().splitlines()[-1])
-            times, rss = res["times"], res["rss"]
-        med = statistics.median(times)
-        rows.append((name, med, T / med, rss))
-        print(f"{name}: median step {med:.2f} s = {T / med:.1f} tokens/s, peak RSS {rss:.0f} MiB "
-              f"({time.time() - t0:.0f} s)", flush=True)
-    ref = {n: tps for n, _, tps, _ in rows}
-    print("\n| side | median step (s) | tokens/s | peak RSS (MiB) |\n|---|---|---|---|")
-    for n, med, tps, rss in rows:
-        print(f"| {n} | {med:.2f} | {tps:.1f} | {rss:.0f} |")
+            times, cpu, rss = res["times"], res["cpu"], res["rss"]
+        med, cmed = statistics.median(times), statistics.median(cpu)
+        rows.append((name, med, T / med, cmed, rss))
+        print(f"{name}: median step {med:.2f} s = {T / med:.1f} tokens/s ({cmed:.2f} s CPU per step), "
+              f"peak RSS {rss:.0f} MiB ({time.time() - t0:.0f} s)", flush=True)
+    ref = {n: c for n, _, _, c, _ in rows}
+    print("\n| side | median step (s) | tokens/s | CPU s per step | peak RSS (MiB) |\n|---|---|---|---|---|")
+    for n, med, tps, cmed, rss in rows:
+        print(f"| {n} | {med:.2f} | {tps:.1f} | {cmed:.2f} | {rss:.0f} |")
     for h in [n for n in ref if n.startswith("hone")]:
-        print(f"{h}: {ref[h] / ref['mlx-lm f32 (CPU)']:.2f}x mlx-lm, {ref[h] / ref['PEFT + transformers f32']:.2f}x PEFT")
+        print(f"{h}: by CPU time per step {ref['mlx-lm f32 (CPU)'] / ref[h]:.2f}x mlx-lm, "
+              f"{ref['PEFT + transformers f32'] / ref[h]:.2f}x PEFT")
 
 
 if __name__ == "__main__":
