@@ -10,6 +10,11 @@ tgN = N tokens evaluated one at a time from an empty context. hone side:
 `hone bench` (the same definitions, see its --help). Each test: one warm-up, then
 REPS timed runs; the median is reported. Token ids are random (seeded) in-vocabulary
 ids, as llama-bench uses. Threads: 2 (this machine has 2 cores).
+
+The runs are interleaved: REPS rounds, each one `hone bench -r 1` (its own warm-up
+and one timed run of pp and tg) then one timed pp and tg of llama.cpp (model loaded
+and warmed up once), so a change of the machine's load (it is shared) hits both sides
+alike. The load average is printed before and after.
 """
 import json
 import os
@@ -24,10 +29,14 @@ import llama_cpp
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 MODELS = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "models")
 REPS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-THREADS, PP, TG = 2, 512, 128
+# HONE_BENCH_THREADS overrides the thread count (1: no thread handoffs, the fair
+# choice when other processes crowd the 2 cores: llama.cpp's spinning barriers then
+# took minutes per run)
+THREADS, PP, TG = int(os.environ.get("HONE_BENCH_THREADS", "2")), 512, 128
 
 
 def llama_side(path):
+    """Returns (pp, tg): functions that each time one run, after one warm-up each."""
     llm = llama_cpp.Llama(model_path=path, n_ctx=PP + TG + 16, n_batch=PP, n_ubatch=PP,
                           n_threads=THREADS, n_threads_batch=THREADS, verbose=False)
     rng = random.Random(0)
@@ -49,16 +58,15 @@ def llama_side(path):
             llm.eval([toks[i]])
         return TG / (time.perf_counter() - t)
 
-    out = {}
-    for name, fn in (("pp%d" % PP, pp), ("tg%d" % TG, tg)):
-        fn()  # warm-up
-        out[name] = statistics.median(fn() for _ in range(REPS))
-    return out
+    pp()  # warm-up
+    tg()
+    return {"pp%d" % PP: pp, "tg%d" % TG: tg}
 
 
-def hone_side(path):
+def hone_once(path):
+    """One `hone bench` run (its own warm-up, then one timed run per test): {test: t/s}."""
     r = subprocess.run([os.path.join(ROOT, "build", "hone"), "bench", "-m", path, "-p", str(PP),
-                        "-n", str(TG), "-t", str(THREADS), "-r", str(REPS), "--json"],
+                        "-n", str(TG), "-t", str(THREADS), "-r", "1", "--json"],
                        capture_output=True, text=True, check=True)
     out = {}
     for t in json.loads(r.stdout):
@@ -69,15 +77,25 @@ def hone_side(path):
 
 
 def main():
-    print("model | test | hone t/s | llama.cpp t/s | hone/llama.cpp")
+    print("threads %d; load average before: %.2f %.2f %.2f" % ((THREADS,) + os.getloadavg()))
+    print("model | test | hone t/s | llama.cpp t/s | hone/llama.cpp | hone runs | llama.cpp runs")
     for f in ("gemma-3-270m-q4_k_m.gguf", "SmolLM2-135M-Instruct.Q4_1.gguf"):
         path = os.path.join(MODELS, f)
         if not os.path.exists(path):
             print("skip %s: not found" % f)
             continue
-        h, l = hone_side(path), llama_side(path)
-        for k in ("pp%d" % PP, "tg%d" % TG):
-            print("%s | %s | %.1f | %.1f | %.2f" % (f, k, h[k], l[k], h[k] / l[k]))
+        lfn = llama_side(path)
+        runs = {k: ([], []) for k in lfn}
+        for _ in range(REPS):
+            h = hone_once(path)
+            for k in lfn:
+                runs[k][0].append(h[k])
+                runs[k][1].append(lfn[k]())
+        for k, (hv, lv) in runs.items():
+            hm, lm = statistics.median(hv), statistics.median(lv)
+            print("%s | %s | %.1f | %.1f | %.2f | %s | %s" % (f, k, hm, lm, hm / lm, " ".join("%.1f" % v for v in hv),
+                                                          " ".join("%.1f" % v for v in lv)))
+    print("load average after: %.2f %.2f %.2f" % os.getloadavg())
 
 
 if __name__ == "__main__":

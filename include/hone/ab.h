@@ -495,7 +495,9 @@ typedef struct hone_ab_run_stats {
 } hone_ab_run_stats;
 
 /* Runs (or plans) the spec's missing cells into the store (st may be NULL for a dry
- * run: every selected cell counts as missing). spec_hash may be NULL. Errors of single
+ * run: every selected cell counts as missing). Before any cell (and also when none is
+ * missing) it records the spec's design in the store (hone_ab_store_put_design), so a
+ * store never judged still reports. spec_hash may be NULL. Errors of single
  * cells are stored, not returned; the return is an error only when the run cannot go
  * on (a bad --only, a model that does not open, the store failing). */
 int hone_ab_run(const hone_ab_spec *s, hone_ab_store *st, const hone_ab_run_opts *o,

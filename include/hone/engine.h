@@ -85,6 +85,8 @@ typedef struct hone_eval_out {
 int hone_session_eval(hone_session *s, const int32_t *tokens, uint32_t n, hone_eval_out *out,
                       hone_err *err);
 uint32_t hone_session_pos(const hone_session *s);
+/* The session's context size in tokens (opts.n_ctx, or the default it resolved to). */
+uint32_t hone_session_n_ctx(const hone_session *s);
 /* Forgets everything from position pos on (0 = reset). A sliding-window layer
  * keeps only its last window + n_batch positions, so truncating to pos needs
  * positions pos-window+1 .. pos-1 still held there; otherwise HONE_EARG and

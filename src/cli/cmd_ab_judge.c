@@ -126,7 +126,7 @@ static void report_usage(FILE *f) {
     fprintf(f, "usage: hone ab report --db FILE --out DIR [--spec SPEC] [--bootstrap N] [--seed N]\n\n"
                "Writes DIR/report.md, report.html (self-contained), results.csv (one row per answer)\n"
                "and results.json (every statistic). The design (baseline, probes' languages and\n"
-               "categories, judges) comes from the store, written by `hone ab judge`; --spec\n"
+               "categories, judges) comes from the store, written by `hone ab run` and `ab judge`; --spec\n"
                "gives it from an experiment file instead.\n");
 }
 

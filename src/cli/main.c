@@ -48,7 +48,7 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
 static void usage(FILE *f) {
     fprintf(f, "usage: hone COMMAND [ARGS]\n\nCommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(f, "  %-12s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+        fprintf(f, "  %-15s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
     fprintf(f, "\n'hone COMMAND --help' shows a command's flags.\n");
 }
 

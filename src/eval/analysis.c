@@ -74,7 +74,49 @@ static int find_row(const an *a, int64_t id) {
 
 static const char *col(sqlite3_stmt *q, int i) { return (const char *)sqlite3_column_text(q, i); }
 
-static json_t *jstr_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+/* Length of the well-formed UTF-8 sequence at s (Unicode Table 3-7), 0 when ill-formed. */
+static size_t utf8_seq_len(const unsigned char *s) {
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (!n) return 0;
+    unsigned lo = 0x80, hi = 0xbf; /* the second byte's range */
+    if (c == 0xe0) lo = 0xa0;
+    else if (c == 0xed) hi = 0x9f;
+    else if (c == 0xf0) lo = 0x90;
+    else if (c == 0xf4) hi = 0x8f;
+    if (s[1] < lo || s[1] > hi) return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf) return 0;
+    return n;
+}
+
+/* A JSON string of stored text. Model output is bytes: a byte-level BPE model can emit an
+ * ill-formed sequence, and a max_tokens cut can split a character; each ill-formed byte
+ * becomes U+FFFD so the answer still shows (jansson refuses ill-formed UTF-8). */
+static json_t *jstr_or_null(const char *s) {
+    if (!s) return json_null();
+    json_t *v = json_string(s);
+    if (v) return v;
+    size_t n = strlen(s), k = 0;
+    char *clean = malloc(3 * n + 1);
+    if (!clean) return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t l = utf8_seq_len(p);
+        if (l) {
+            memcpy(clean + k, p, l);
+            k += l;
+            p += l;
+        } else {
+            memcpy(clean + k, "\xef\xbf\xbd", 3);
+            k += 3;
+            p++;
+        }
+    }
+    v = json_stringn(clean, k);
+    free(clean);
+    return v;
+}
 
 static int load(an *a, hone_ab_store *st, hone_err *err) {
     sqlite3 *db = ab_store_lock(st);

@@ -136,6 +136,27 @@ int llm_buf_add(llm_buf *b, const char *data, size_t len) {
     return HONE_OK;
 }
 
+int llm_lines_feed(llm_buf *line, size_t *offset, const char *data, size_t len,
+                   int (*on_line)(void *u, char *p, size_t n, size_t at), void *u,
+                   hone_err *err, const char *url) {
+    while (len) {
+        const char *nl = memchr(data, '\n', len);
+        size_t k = nl ? (size_t)(nl - data) : len;
+        if (llm_buf_add(line, data, k)) {
+            hone_err_set(err, HONE_ENOMEM, "%s: out of memory", url);
+            return 1;
+        }
+        if (!nl) break;
+        size_t at = *offset;
+        *offset += line->n + 1;
+        if (on_line(u, line->p, line->n, at)) return 1;
+        line->n = 0;
+        data += k + 1;
+        len -= k + 1;
+    }
+    return 0;
+}
+
 void llm_buf_free(llm_buf *b) {
     free(b->p);
     memset(b, 0, sizeof *b);

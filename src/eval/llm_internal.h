@@ -89,6 +89,15 @@ typedef struct llm_buf {
 int llm_buf_add(llm_buf *b, const char *data, size_t len);
 void llm_buf_free(llm_buf *b);
 
+/* Splits a streamed body into lines, whatever the chunking: appends data to `line`
+ * and calls on_line(u, line, n, at) for each complete line (without its '\n'), at =
+ * the line's byte offset in the body; *offset counts the bytes consumed. An
+ * incomplete last line stays in `line` for the caller's end-of-body step. Returns 1
+ * (stop the transfer) when on_line fails or memory runs out (err set, naming url). */
+int llm_lines_feed(llm_buf *line, size_t *offset, const char *data, size_t len,
+                   int (*on_line)(void *u, char *p, size_t n, size_t at), void *u,
+                   hone_err *err, const char *url);
+
 double llm_now_s(void);
 /* base URL + path with exactly one '/' between them (malloc'd). */
 char *llm_url_join(const char *base, const char *path);

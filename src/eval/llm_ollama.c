@@ -92,24 +92,11 @@ static int oll_line(oll_ctx *c, const char *p, size_t n, size_t at) {
     return oll_take(c, p, n, at);
 }
 
+static int oll_line_cb(void *u, char *p, size_t n, size_t at) { return oll_line(u, p, n, at) != HONE_OK; }
+
 static int oll_on_body(void *u, const char *data, size_t len) {
     oll_ctx *c = u;
-    while (len) {
-        const char *nl = memchr(data, '\n', len);
-        size_t k = nl ? (size_t)(nl - data) : len;
-        if (llm_buf_add(&c->line, data, k)) {
-            hone_err_set(c->err, HONE_ENOMEM, "%s: out of memory", c->url);
-            return 1;
-        }
-        if (!nl) break;
-        size_t at = c->offset;
-        c->offset += c->line.n + 1;
-        if (oll_line(c, c->line.p, c->line.n, at)) return 1;
-        c->line.n = 0;
-        data += k + 1;
-        len -= k + 1;
-    }
-    return 0;
+    return llm_lines_feed(&c->line, &c->offset, data, len, oll_line_cb, c, c->err, c->url);
 }
 
 /* The end of the body: the whole object (non-streaming), or a stream's last line without a

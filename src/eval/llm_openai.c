@@ -115,24 +115,11 @@ static int oai_line(oai_ctx *c, char *p, size_t n, size_t at) {
     return oai_take(c, p, n, at, 1);
 }
 
+static int oai_line_cb(void *u, char *p, size_t n, size_t at) { return oai_line(u, p, n, at) != HONE_OK; }
+
 static int oai_on_body(void *u, const char *data, size_t len) {
     oai_ctx *c = u;
-    while (len) {
-        const char *nl = memchr(data, '\n', len);
-        size_t k = nl ? (size_t)(nl - data) : len;
-        if (llm_buf_add(&c->line, data, k)) {
-            hone_err_set(c->err, HONE_ENOMEM, "%s: out of memory", c->url);
-            return 1;
-        }
-        if (!nl) break;
-        size_t at = c->offset;
-        c->offset += c->line.n + 1;
-        if (oai_line(c, c->line.p, c->line.n, at)) return 1;
-        c->line.n = 0;
-        data += k + 1;
-        len -= k + 1;
-    }
-    return 0;
+    return llm_lines_feed(&c->line, &c->offset, data, len, oai_line_cb, c, c->err, c->url);
 }
 
 /* The end of the body: the whole object, or a stream's last line and the check that it

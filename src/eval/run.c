@@ -262,6 +262,9 @@ int hone_ab_run(const hone_ab_spec *s, hone_ab_store *st, const hone_ab_run_opts
     }
     n_idx = k;
     stats->todo = n_idx;
+    /* the design record first, so the store reports without the spec file even when the
+     * run is stopped or never judged (the latest write wins, as with `ab judge`) */
+    if (!rc && !o->dry_run) rc = hone_ab_store_put_design(st, s, err);
     if (rc || o->dry_run || !n_idx) goto out;
 
     char hex[65], *hash = NULL, hbuf[80];

@@ -11,7 +11,8 @@
  * then the final norm; logits only for the rows asked for (LM head = output, or
  * the tied token embedding). Gemma3 scales the embeddings by sqrt(hidden)
  * rounded to f32, as its torch tensor is. Every projection goes through
- * forward_linear(), where LoRA attaches.
+ * forward_linear() (or forward_linear_n() for projections of one input: q/k/v,
+ * gate/up), where LoRA attaches.
  *
  * One pass may carry several sessions (forward_segs: a segment of rows per
  * session, hone_session_eval_multi): the projections, norms and the MLP see all
@@ -81,6 +82,27 @@ static void forward_linear(const fwd *f, uint32_t layer, proj which, float *y, c
     }
 }
 
+/* forward_linear for n projections of the same input x (q/k/v, gate/up): one
+ * backend call (the fast backend quantizes x once and runs all rows in one pool
+ * job at decode), then each projection's adapters, as forward_linear adds them. */
+static void forward_linear_n(const fwd *f, uint32_t layer, const proj *which, float *const *ys, const float *x,
+                             const hone_weight *const *ws, const float *const *bs, int n, int64_t T) {
+    const hone_backend *be = f->w->be;
+    if (be->matmul_n) be->matmul_n(ys, x, ws, bs, n, T, f->w->pool);
+    else
+        for (int j = 0; j < n; j++) be->matmul(ys[j], x, ws[j], bs ? bs[j] : NULL, T, f->w->pool);
+    for (int j = 0; j < n; j++) {
+        if (which[j] >= PROJ_LM_HEAD) continue;
+        for (uint32_t i = 0; i < f->n_seg; i++) {
+            hone_session *s = f->segs[i].s;
+            const hone_lora *l = s->ad ? s->ad->lora[(size_t)layer * HONE_PROJ_COUNT + which[j]] : NULL;
+            if (l)
+                lora_forward(s, l, ys[j] + (size_t)f->segs[i].row0 * ws[j]->n_out,
+                             x + (size_t)f->segs[i].row0 * ws[j]->n_in, f->segs[i].n);
+        }
+    }
+}
+
 static void embed_tokens(hone_session *s, const int32_t *tokens, uint32_t n) {
     const hone_model *m = s->m;
     int64_t D = m->desc.hidden;
@@ -132,9 +154,13 @@ int forward_segs(hone_session *s, const fwd_seg *segs, uint32_t n_seg, const int
 
         /* attention block */
         be->rmsnorm(s->xn, s->x, L->attn_norm, T, D, eps);
-        forward_linear(&f, il, PROJ_Q, s->q, s->xn, &L->wq, L->bq, T);
-        forward_linear(&f, il, PROJ_K, s->k, s->xn, &L->wk, L->bk, T);
-        forward_linear(&f, il, PROJ_V, s->v, s->xn, &L->wv, L->bv, T);
+        {
+            static const proj pj[3] = {PROJ_Q, PROJ_K, PROJ_V};
+            float *ys[3] = {s->q, s->k, s->v};
+            const hone_weight *ws[3] = {&L->wq, &L->wk, &L->wv};
+            const float *bs[3] = {L->bq, L->bk, L->bv};
+            forward_linear_n(&f, il, pj, ys, s->xn, ws, bs, 3, T);
+        }
         float *q = s->q, *k = s->k;
         if (L->q_norm) {
             be->rmsnorm(s->q2, s->q, L->q_norm, T * H, hd, eps);
@@ -169,8 +195,12 @@ int forward_segs(hone_session *s, const fwd_seg *segs, uint32_t n_seg, const int
 
         /* MLP block */
         be->rmsnorm(s->xn, s->x, L->ffn_norm, T, D, eps);
-        forward_linear(&f, il, PROJ_GATE, s->gate, s->xn, &L->w_gate, NULL, T);
-        forward_linear(&f, il, PROJ_UP, s->up, s->xn, &L->w_up, NULL, T);
+        {
+            static const proj pj[2] = {PROJ_GATE, PROJ_UP};
+            float *ys[2] = {s->gate, s->up};
+            const hone_weight *ws[2] = {&L->w_gate, &L->w_up};
+            forward_linear_n(&f, il, pj, ys, s->xn, ws, NULL, 2, T);
+        }
         be->glu(s->act, s->gate, s->up, T, F, d->act == HONE_ACT_GELU_TANH);
         forward_linear(&f, il, PROJ_DOWN, s->o, s->act, &L->w_down, NULL, T);
         if (L->post_ffn_norm) {

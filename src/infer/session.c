@@ -134,6 +134,8 @@ int hone_session_eval(hone_session *s, const int32_t *tokens, uint32_t n, hone_e
 
 uint32_t hone_session_pos(const hone_session *s) { return s->pos; }
 
+uint32_t hone_session_n_ctx(const hone_session *s) { return s->n_ctx; }
+
 /* Forgets positions >= pos. A sliding layer's ring must still hold the window
  * before pos (positions pos-window+1 .. pos-1), else the cache cannot continue
  * from there: HONE_EARG (truncate to 0 and evaluate again). */

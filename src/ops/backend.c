@@ -27,6 +27,7 @@ static void cpu_table_init(void) {
     FILL(lora_linear);
     FILL(lora_linear_bwd);
     FILL(lm_head_ce);
+    FILL(matmul_n);
 #undef FILL
     if (!cpu_table.name) cpu_table.name = ref->name;
 }

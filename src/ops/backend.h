@@ -122,6 +122,13 @@ typedef struct hone_backend {
     void (*lm_head_ce)(double *loss, int64_t *n_counted, float *dh, const float *h,
                        const hone_weight *w, const int32_t *target, const uint8_t *mask, int64_t T,
                        float softcap, float dscale, hone_pool *pool);
+    /* Several projections of one input: for j < n, ys[j] (T, ws[j]->n_out) =
+     * x (T, n_in) ws[j]^T [+ bs[j]] (bs may be NULL, or any bs[j]); every ws[j] has
+     * the same n_in. The same as n matmul calls, but a backend may quantize x once
+     * and run all rows of all weights as one thread-pool job (decode: q/k/v,
+     * gate/up). */
+    void (*matmul_n)(float *const *ys, const float *x, const hone_weight *const *ws,
+                     const float *const *bs, int n, int64_t T, hone_pool *pool);
 } hone_backend;
 
 const hone_backend *hone_backend_ref(void);

@@ -166,6 +166,12 @@ static void ref_matmul(float *y, const float *x, const hone_weight *w, const flo
     free(c.scratch);
 }
 
+/* Several projections of one input: one matmul each (backend.h). */
+static void ref_matmul_n(float *const *ys, const float *x, const hone_weight *const *ws, const float *const *bs,
+                         int n, int64_t T, hone_pool *pool) {
+    for (int j = 0; j < n; j++) ref_matmul(ys[j], x, ws[j], bs ? bs[j] : NULL, T, pool);
+}
+
 /* dx (T, n_in) += dy (T, n_out) W: each task owns a column range of dx (whole
  * quantization blocks), dequantizes that slice of every row in turn and adds
  * dy[t][r] * W[r][cols] in row order, so the sum order is fixed. */
@@ -637,6 +643,7 @@ static const hone_backend REF = {
     .lora_linear = ref_lora_linear,
     .lora_linear_bwd = ref_lora_linear_bwd,
     .lm_head_ce = ref_lm_head_ce,
+    .matmul_n = ref_matmul_n,
 };
 
 const hone_backend *hone_backend_ref(void) { return &REF; }

@@ -14,8 +14,9 @@ a third sends nothing. `ab report` then gives the means the replies imply exactl
 3, signed 8, differential +5 (4 wins of 4 probes, exact Wilcoxon p = 2/16), pairwise 8.5 (ord 0: 9;
 ord 1: 10 - 2), order-flip rate 0; report.html has no script and every answer. Finally
 `ab run` without --no-judge judges a fresh store through the run's judging hook, and
-`ab judge --concurrency 4` keeps 2-4 requests in flight (the server counts them); the report
-of a store that was never judged takes its design from the run's spec file (or --spec).
+`ab judge --concurrency 4` keeps 2-4 requests in flight (the server counts them); `ab run
+--no-judge` stores the design record, so its report needs no spec file; a store without the
+record (older hone) takes its design from the run's spec file (or --spec).
 Exit status non-zero on any mismatch.
 """
 import hashlib, json, os, shutil, sqlite3, subprocess, sys, tempfile, threading, time
@@ -178,17 +179,45 @@ judges:
         assert 2 <= state["max_in_flight"] <= 4, state
         print(f"ab judge --concurrency 4: {total} judgements, at most {state['max_in_flight']} requests in flight")
 
-        # a store from `ab run --no-judge` has no design record: the report reads the run's spec
+        # `ab run --no-judge` records the design before its first cell: the report needs no spec
         db4 = os.path.join(d, "fourth.db")
         run("ab", "run", sp, "--db", db4, "--no-judge")
+        con = sqlite3.connect(db4)
+        row = con.execute("SELECT value FROM meta WHERE key = 'design'").fetchone()
+        assert row is not None, "ab run --no-judge wrote no design record"
+        dj = json.loads(row[0])
+        assert dj["baseline"] == "base" and len(dj["probes"]) == 4, dj
+        os.rename(sp, sp + ".moved")  # the spec is gone: the record alone must do
         run("ab", "report", "--db", db4, "--out", os.path.join(d, "rep4"))
         res = json.load(open(os.path.join(d, "rep4", "results.json")))
         assert res["counts"]["answers"] == 16 and res["counts"]["judgements"] == 0 and res["baseline"] == "base", res["counts"]
-        os.rename(sp, sp + ".moved")
+        print("ab run --no-judge: design record written (baseline base, 4 probes); report with the spec moved away")
+
+        # an older store without the record: the report falls back to the run's spec file
+        con.execute("DELETE FROM meta WHERE key = 'design'")
+        con.commit()
+        con.close()
         r = run("ab", "report", "--db", db4, "--out", os.path.join(d, "rep5"), ok=(1,))
         assert "no design record" in r.stderr and "pass the spec" in r.stderr, r.stderr
-        r = run("ab", "report", "--db", db4, "--out", os.path.join(d, "rep5"), "--spec", sp + ".moved")
-        print("report of an unjudged store: design from the run's spec; spec gone: a clear error; --spec works")
+        run("ab", "report", "--db", db4, "--out", os.path.join(d, "rep5"), "--spec", sp + ".moved")
+        os.rename(sp + ".moved", sp)
+        run("ab", "report", "--db", db4, "--out", os.path.join(d, "rep6"))
+        res = json.load(open(os.path.join(d, "rep6", "results.json")))
+        assert res["counts"]["answers"] == 16 and res["baseline"] == "base", res["counts"]
+        print("store without a design record: spec gone: a clear error; --spec works; the run's spec works")
+
+        # model output is bytes: an answer cut mid-character ("при" + the first byte of "в") or
+        # holding a stray byte still reports, each ill-formed byte shown as U+FFFD
+        con = sqlite3.connect(db4)
+        con.execute("UPDATE answers SET answer = CAST(X'd0bfd180d0b8d0' AS TEXT) WHERE id = 1")
+        con.execute("UPDATE answers SET answer = CAST(X'61ff62e6ad63' AS TEXT) WHERE id = 2")
+        con.commit()
+        con.close()
+        run("ab", "report", "--db", db4, "--out", os.path.join(d, "rep7"))
+        res = json.load(open(os.path.join(d, "rep7", "results.json"), encoding="utf-8"))
+        got = {a["answer"] for a in res["answers"]}
+        assert "при\ufffd" in got and "a\ufffdb\ufffd\ufffdc" in got, sorted(got)[:4]
+        print("ill-formed UTF-8 in answers: reported with U+FFFD per bad byte")
     finally:
         srv.shutdown()
         shutil.rmtree(d, ignore_errors=True)

@@ -22,7 +22,7 @@ Part 1, gguf-py (always; the CI venv):
     W.ne[1] == b.ne[1], a.ne[1] == b.ne[0]) against the exported base.
 Part 2, llama.cpp (venv-llama present; skipped with a message otherwise): this script runs
   itself under that python and loads the exported GGUFs: tiny qwen2 f32 / f16, SmolLM2 f16 and
-  Gemma 3 270M fused with a random rank-8 adapter (f16); logits of every position vs
+  Gemma 3 270M fused with an adapter trained by `hone train` (f16; $HONE_FUSE_ADAPTER or a 20-iteration run on examples/train); logits of every position vs
   `hone logits` on the same file: rel L2 <= 5e-3 for the tiny f32 model, <= 1e-2 for f16 weights (llama.cpp rounds activations to f16 before f16 dot
   products, hone keeps them f32: ~1e-3 measured), and the top-1 at every position and 64
   greedy tokens identical; the tiny base + GGUF LoRA (llama.cpp --lora) vs hone with the same
@@ -386,9 +386,16 @@ def main():
             real = part_real(tmp) if FULL else {}
             if not FULL:
                 print("skip SmolLM2 / Gemma 3 270M checks (set HONE_TEST_FULL=1 and HONE_MODELS)")
-            if "gemma3" in real:  # fused with a random adapter: the llama.cpp check's Gemma case
-                ad = os.path.join(tmp, "gemma-adapter")
-                make_random_adapter(real["gemma3"], ad)
+            if "gemma3" in real:  # fused with an adapter trained by hone train: the llama.cpp check's Gemma case
+                ad = os.environ.get("HONE_FUSE_ADAPTER")  # e.g. the examples/train real run's folder
+                if not ad:  # a short real run on examples/train (the "Beep boop!" set), mask-prompt
+                    ad = os.path.join(tmp, "gemma-adapter")
+                    ex = os.path.join(ROOT, "examples", "train")
+                    hone("train", "--model", os.path.join(os.environ["HONE_MODELS"], "gemma-3-270m-q4_k_m.gguf"),
+                         "--train-data", os.path.join(ex, "train.jsonl"), "--valid-data", os.path.join(ex, "valid.jsonl"),
+                         "--num-layers", "8", "--batch-size", "1", "--num-iters", "20", "--learning-rate", "1e-4",
+                         "--mask-prompt", "--val-batches", "2", "--adapter-path", ad)
+                print(f"gemma3 fuse: adapter {ad}")
                 fused = os.path.join(tmp, "gemma3-fused-f16.gguf")
                 hone("fuse", "--model", os.path.join(os.environ["HONE_MODELS"], "gemma-3-270m-q4_k_m.gguf"),
                      "--adapter-path", ad, "--no-hf", "--export-gguf", "--gguf-path", fused)
@@ -408,29 +415,6 @@ def main():
         print(f"{len(failures)} failure(s)")
         sys.exit(1)
     print("ok")
-
-
-def make_random_adapter(model_gguf, d):
-    """A PEFT adapter (rank 8, alpha 16, q/v/down of every layer) with random A, B, for the
-    Gemma fuse check: B ~ N(0, 0.02) so the fused model's logits visibly move."""
-    import gguf
-    from safetensors.numpy import save_file
-    r = gguf.GGUFReader(model_gguf)
-    shapes = {t.name: [int(x) for x in t.shape] for t in r.tensors}
-    rng = np.random.default_rng(7)
-    rank, tensors = 8, {}
-    n_layers = 1 + max(int(n.split(".")[1]) for n in shapes if n.startswith("blk."))
-    for il in range(n_layers):
-        for g, h in (("attn_q", "self_attn.q_proj"), ("attn_v", "self_attn.v_proj"), ("ffn_down", "mlp.down_proj")):
-            n_in, n_out = shapes[f"blk.{il}.{g}.weight"]
-            p = f"base_model.model.model.layers.{il}.{h}"
-            tensors[p + ".lora_A.weight"] = (rng.standard_normal((rank, n_in)) / np.sqrt(n_in)).astype(np.float32)
-            tensors[p + ".lora_B.weight"] = (rng.standard_normal((n_out, rank)) * 0.02).astype(np.float32)
-    os.makedirs(d, exist_ok=True)
-    save_file(tensors, os.path.join(d, "adapter_model.safetensors"))
-    json.dump({"peft_type": "LORA", "r": rank, "lora_alpha": 16, "target_modules": ["q_proj", "v_proj", "down_proj"],
-               "bias": "none", "use_rslora": False, "base_model_name_or_path": "gemma-3-270m"},
-              open(os.path.join(d, "adapter_config.json"), "w"))
 
 
 if __name__ == "__main__":

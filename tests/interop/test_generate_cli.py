@@ -20,7 +20,7 @@ With the engine (SmolLM2 only unless HONE_TEST_FULL=1, then both real models; ti
 - chat over standard input: the greedy answer equals generate's for the same prompt,
   and the same again after /reset (KV reuse up to the common prefix); on a
   pseudo-terminal the libedit prompt appears, the answer streams, Ctrl-D exits 0.
-- greedy: `generate --raw --temp 0 -n 16` gives llama.cpp's prompt ids and first 16
+- greedy: `generate --raw --temp 0 -n 64` (6 by default) gives llama.cpp's prompt ids and 64
   tokens (tests/fixtures/engine/greedy_llamacpp.json), or diverges first at a near-tie
   (llama.cpp margin < 0.5 logits, reason below);
 - perplexity of tests/fixtures/engine/ppl_text.txt at -c 512: same token/chunk/scored
@@ -41,7 +41,7 @@ GEMMA = os.path.join(MODELS, "gemma-3-270m-q4_k_m.gguf")
 SMOL = os.path.join(MODELS, "SmolLM2-135M-Instruct.Q4_1.gguf")
 failures = []
 NO_ENGINE = "the inference engine is not built in yet"
-# HONE_TEST_FULL=1: every engine check on both models, 16 greedy tokens on all 5 prompts,
+# HONE_TEST_FULL=1: every engine check on both models, all 64 greedy tokens on all 5 prompts,
 # and the full-text perplexity against llama.cpp (minutes on the f32 reference engine).
 # Default (the suite): the generation checks on SmolLM2 only, the greedy check without
 # the 650-token prompt and on 6 tokens, no full-text perplexity.
@@ -323,7 +323,7 @@ for model in run_models if engine else []:
 # tests/fixtures/engine/greedy_llamacpp.json (written by tests/ref/make_engine_llamacpp.py
 # with llama-cpp-python): per model, 5 prompts tokenized by llama.cpp (its BOS rule,
 # special tokens parsed) and 64 greedy tokens with the top-1/top-2 logit margin at each
-# step. `hone generate --raw --temp 0 -n 16 --json` (6 and without the long prompt by
+# step. `hone generate --raw --temp 0 -n 64 --json` (6 and without the long prompt by
 # default, to keep the suite short; the engine's own tests compare at the logit level)
 # must give the
 # same prompt ids and the same tokens, or diverge first at a step whose llama.cpp margin
@@ -346,7 +346,7 @@ if engine and have and os.path.exists(GREEDY):
             pf = os.path.join(tmp, "prompt.txt")
             with open(pf, "w", encoding="utf-8") as f:
                 f.write(pr["text"])
-            n_cmp = min(16 if FULL else 6, ref["n_gen"])
+            n_cmp = ref["n_gen"] if FULL else min(6, ref["n_gen"])
             g, r = gen_json(model, "--raw", "--prompt-file", pf, "--temp", "0", "-n", str(n_cmp),
                             "--ctx", "2048")
             if g is None:

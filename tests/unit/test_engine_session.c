@@ -257,6 +257,14 @@ static void t_eval_errors(void **st) {
     hone_session *s;
     hone_session_opts so = {.n_ctx = 10, .n_batch = 4, .n_threads = 1};
     ASSERT_OK(hone_session_init(&s, m, &so, &err), &err);
+    assert_int_equal(hone_session_n_ctx(s), 10);
+    { /* default context: min(model context, 4096) */
+        hone_session *s0;
+        ASSERT_OK(hone_session_init(&s0, m, NULL, &err), &err);
+        uint32_t c = hone_model_get_desc(m)->context;
+        assert_int_equal(hone_session_n_ctx(s0), c && c < 4096 ? c : 4096);
+        hone_session_free(s0);
+    }
     int32_t tok[5] = {1, 2, 3, 4, 5};
     float logits[2 * G_V];
     hone_eval_out out = {.logits = logits};

@@ -233,6 +233,57 @@ static void test_matmul_auto(void **state) {
     weight_free(&tw);
 }
 
+/* matmul_n (several projections of one input; fused into one job at decode)
+ * gives exactly the bytes of one matmul per weight, on mixed weight types of
+ * odd row counts (q/k/v-like: 3 types with 32-element sub-blocks; with Q6_K's
+ * 16-element sub-blocks and an F32 weight, which take the per-weight loop), with
+ * and without biases, at T = 1..3 (decode) and 17, on one thread and a pool. The
+ * per-weight matmul itself is checked against the double reference above. */
+static void test_matmul_n(void **state) {
+    hone_err err = {0};
+    hone_pool *pool;
+    ASSERT_OK(hone_pool_create(&pool, 3, &err), &err);
+    const hone_backend *be = hone_cpu_kernels();
+    static const int sets[3][3] = {{HONE_Q5_0, HONE_Q5_0, HONE_Q8_0},
+                                   {HONE_Q4_1, HONE_Q4_K, HONE_Q6_K},
+                                   {HONE_Q4_0, HONE_F32, HONE_Q5_K}};
+    static const int64_t n_outs[3] = {67, 19, 130}, Ts[] = {1, 2, 3, 17};
+    const int64_t K = 768;
+    for (int si = 0; si < 3; si++)
+        for (size_t k = 0; k < sizeof Ts / sizeof Ts[0]; k++)
+            for (int withb = 0; withb < 2; withb++)
+                for (int usepool = 0; usepool < 2; usepool++) {
+                    int64_t T = Ts[k];
+                    test_weight tw[3];
+                    float *x = malloc(sizeof(float) * T * K), *y1[3], *y2[3], *b[3];
+                    for (int64_t i = 0; i < T * K; i++) x[i] = nrand() + (i % 7 == 0 ? 0.5f : 0.0f);
+                    for (int j = 0; j < 3; j++) {
+                        weight_make(&tw[j], sets[si][j], K, n_outs[j]);
+                        y1[j] = malloc(sizeof(float) * T * n_outs[j]);
+                        y2[j] = malloc(sizeof(float) * T * n_outs[j]);
+                        b[j] = malloc(sizeof(float) * n_outs[j]);
+                        for (int64_t i = 0; i < n_outs[j]; i++) b[j][i] = nrand();
+                        for (int64_t i = 0; i < T * n_outs[j]; i++) y2[j][i] = NAN;
+                    }
+                    hone_pool *pl = usepool ? pool : NULL;
+                    const float *bs[3] = {b[0], NULL, b[2]};
+                    for (int j = 0; j < 3; j++) be->matmul(y1[j], x, &tw[j].w, withb ? bs[j] : NULL, T, pl);
+                    const hone_weight *ws[3] = {&tw[0].w, &tw[1].w, &tw[2].w};
+                    be->matmul_n(y2, x, ws, withb ? bs : NULL, 3, T, pl);
+                    for (int j = 0; j < 3; j++) {
+                        if (memcmp(y1[j], y2[j], sizeof(float) * T * n_outs[j]))
+                            fail_msg("matmul_n set %d T=%lld bias %d pool %d: weight %d (%s) differs from matmul", si,
+                                     (long long)T, withb, usepool, j, hone_dtype_name(sets[si][j]));
+                        free(y1[j]);
+                        free(y2[j]);
+                        free(b[j]);
+                        weight_free(&tw[j]);
+                    }
+                    free(x);
+                }
+    hone_pool_free(pool);
+}
+
 /* Scalar and AVX-512 activation quantization give identical bytes; the values
  * satisfy |x - dx q| <= dx/2 (+ rounding of x/dx) and dxs = dx * sum q. */
 static void test_quant_act(void **state) {
@@ -496,6 +547,7 @@ int main(void) {
         cmocka_unit_test(test_matmul_one_thread),
         cmocka_unit_test(test_matmul_pool),
         cmocka_unit_test(test_matmul_auto),
+        cmocka_unit_test(test_matmul_n),
         cmocka_unit_test(test_attention),
         cmocka_unit_test(test_rmsnorm),
         cmocka_unit_test(test_rope),

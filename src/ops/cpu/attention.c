@@ -248,7 +248,7 @@ void cpu_attention(float *out, const float *q, const int32_t *qpos, int64_t T, c
         c.bq = 64 / G;
         /* Qt (d, 64) + S (ATT_BK, 64) + O (64, d) + m, l, alpha (64 each) */
         c.buf_floats = ((size_t)d * 64 + ATT_BK * 64 + 64 * (size_t)d + 3 * 64 + 15) & ~(size_t)15;
-        c.bufs = cpu_kern_alloc(sizeof(float) * (c.buf_floats * nth) + 2 * sizeof(int32_t) * (nkb + 1));
+        c.bufs = cpu_kern_scratch(2, sizeof(float) * (c.buf_floats * nth) + 2 * sizeof(int32_t) * (nkb + 1));
         c.bmin = (int32_t *)(c.bufs + c.buf_floats * nth);
         c.bmax = c.bmin + nkb + 1;
         for (int64_t b = 0; b < nkb; b++) {
@@ -261,7 +261,7 @@ void cpu_attention(float *out, const float *q, const int32_t *qpos, int64_t T, c
             c.bmax[b] = hi;
         }
         hone_pool_run(pool, p->n_kv_heads * ((T + c.bq - 1) / c.bq), att_avx512_task, &c);
-        free(c.bufs);
+        cpu_kern_scratch_done(2);
         return;
     }
 #endif

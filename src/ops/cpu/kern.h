@@ -53,6 +53,20 @@ static inline void *cpu_kern_alloc(size_t n) {
     return p;
 }
 
+/* Reusable scratch of the calling thread: slot s (0 .. CPU_SCRATCH_SLOTS-1)
+ * grows to the largest size asked and is kept, 64-byte aligned, contents
+ * undefined, valid until the next cpu_kern_scratch call with the same slot on
+ * the same thread (freed at thread exit). So a token loop allocates nothing
+ * once its shapes have been seen (issue 4: all buffers before the token loop).
+ * Nested kernels use different slots: 0 the matmul entry (activation
+ * quantization), 1 the matmul / matvec core, 2 attention, 3 rope. Sizes above
+ * CPU_SCRATCH_KEEP are not kept: cpu_kern_scratch_done frees them. */
+#define CPU_SCRATCH_SLOTS 4
+#define CPU_SCRATCH_KEEP ((size_t)8 << 20)
+void *cpu_kern_scratch(int slot, size_t n);
+/* Ends the use of a slot: frees its buffer if it is larger than CPU_SCRATCH_KEEP. */
+void cpu_kern_scratch_done(int slot);
+
 /* Rows per weight tile (both variants). */
 #define CPU_RT 32
 
@@ -79,6 +93,13 @@ void cpu_wdec_tile(const hone_weight *w, int64_t r0, uint8_t *panel, float *dw, 
  * and dotted with each token's int8 activations. AVX-512 VNNI only. */
 void cpu_matvec_int8(float *y, const hone_weight *w, const float *bias, int64_t T,
                      const int8_t *xq, const float *dx, const float *dxs, int sub, hone_pool *pool);
+/* One token as an INT16 pair (cpu_quant_act16 layout for T = 1: xq (2, n_in) hi
+ * then lo, dx (2, n_in/32), dxs (2, n_in/sub)), in one pass: each weight row is
+ * decoded once and both rows combine in int32 before one float epilogue.
+ * ys[j] (1, ws[j]->n_out) for n weights of the same n_in and sub-block size, in
+ * one pool job; bs may be NULL. AVX-512 VNNI only. */
+void cpu_matvec_int16_n(float *const *ys, const hone_weight *const *ws, const float *const *bs, int n,
+                        const int8_t *xq, const float *dx, const float *dxs, int sub, hone_pool *pool);
 /* The same on AVX2 (vpmaddubsw; matvec_q_avx2.c). */
 void cpu_matvec_int8_avx2(float *y, const hone_weight *w, const float *bias, int64_t T,
                           const int8_t *xq, const float *dx, const float *dxs, int sub, hone_pool *pool);
@@ -103,6 +124,11 @@ void cpu_quant_act16(const float *x, int64_t T, int64_t n_in, int sub, int8_t *x
                      float *dxs, int level);
 void cpu_matmul_int16(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,
                       hone_pool *pool, int level);
+/* Decode (T < CPU_MATVEC_MAX_T) at AVX-512 of n weights of one input, all with an
+ * int8 decoder, the same n_in and the same sub-block size: x quantized once per
+ * token, one pool job per token. */
+void cpu_matmul_int16_n(float *const *ys, const float *x, const hone_weight *const *ws, const float *const *bs,
+                        int n, int64_t T, hone_pool *pool, int level);
 void cpu_matmul_f32(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,
                     hone_pool *pool, int level);
 

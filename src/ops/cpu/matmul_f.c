@@ -295,10 +295,10 @@ void cpu_matmul_f32(float *y, const float *x, const hone_weight *w, const float 
     mmf_ctx c = {.y = y, .x = x, .bias = bias, .w = w, .T = T, .K = w->n_in, .level = level};
     int nth = hone_pool_size(pool);
     c.buf_floats = ((size_t)w->n_in * (CPU_RT + 1) + 15) & ~(size_t)15;
-    c.bufs = cpu_kern_alloc(c.buf_floats * sizeof(float) * nth);
+    c.bufs = cpu_kern_scratch(1, c.buf_floats * sizeof(float) * nth);
     if (T < CPU_MATVEC_MAX_T)
         hone_pool_run(pool, (w->n_out + MVF_ROWS - 1) / MVF_ROWS, mvf_task, &c);
     else
         hone_pool_run(pool, (w->n_out + CPU_RT - 1) / CPU_RT, mmf_task, &c);
-    free(c.bufs);
+    cpu_kern_scratch_done(1);
 }

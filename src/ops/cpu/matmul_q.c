@@ -192,9 +192,9 @@ void cpu_matmul_int8_q(float *y, const hone_weight *w, const float *bias, int64_
     /* panel (K*32) + dw, mw (nsb*32 floats each) + rowbuf (K, 64-aligned) + sbuf (2*nsb floats) */
     c.buf_bytes = ((size_t)K * CPU_RT + 2 * (size_t)nsb * CPU_RT * sizeof(float) + (((size_t)K + 63) & ~(size_t)63) +
                    2 * (size_t)nsb * sizeof(float) + 63) & ~(size_t)63;
-    c.bufs = cpu_kern_alloc(c.buf_bytes * nth);
+    c.bufs = cpu_kern_scratch(1, c.buf_bytes * nth);
     hone_pool_run(pool, (w->n_out + CPU_RT - 1) / CPU_RT, mmq_task, &c);
-    free(c.bufs);
+    cpu_kern_scratch_done(1);
 }
 
 void cpu_matmul_int8(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,
@@ -203,10 +203,10 @@ void cpu_matmul_int8(float *y, const float *x, const hone_weight *w, const float
     cpu_wdec_supported(w->type, &sub);
     int64_t K = w->n_in, nsb = K / sub;
     size_t xb = ((size_t)T * K + 63) & ~(size_t)63;
-    uint8_t *mem = cpu_kern_alloc(xb + ((size_t)T * (K / 32) + (size_t)T * nsb) * sizeof(float));
+    uint8_t *mem = cpu_kern_scratch(0, xb + ((size_t)T * (K / 32) + (size_t)T * nsb) * sizeof(float));
     int8_t *xq = (int8_t *)mem;
     float *dx = (float *)(mem + xb), *dxs = dx + T * (K / 32);
     cpu_quant_act(x, T, K, sub, xq, dx, dxs, level);
     cpu_matmul_int8_q(y, w, bias, T, xq, dx, dxs, sub, pool, level);
-    free(mem);
+    cpu_kern_scratch_done(0);
 }

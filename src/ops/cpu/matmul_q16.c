@@ -119,18 +119,44 @@ void cpu_quant_act16(const float *x, int64_t T, int64_t n_in, int sub, int8_t *x
  * an lm head (262144 outputs) runs 32 tokens at a time. */
 #define Q16_MAX_Y ((int64_t)16 << 20)
 
+void cpu_matmul_int16_n(float *const *ys, const float *x, const hone_weight *const *ws, const float *const *bs,
+                        int n, int64_t T, hone_pool *pool, int level) {
+    /* decode: each token's hi/lo pair in one fused pass, straight into y */
+    int sub = 32;
+    cpu_wdec_supported(ws[0]->type, &sub);
+    int64_t K = ws[0]->n_in, nsb = K / sub;
+    size_t xb = ((size_t)2 * K + 63) & ~(size_t)63;
+    uint8_t *mem = cpu_kern_scratch(0, xb + (2 * (size_t)(K / 32) + 2 * (size_t)nsb) * sizeof(float));
+    int8_t *xq = (int8_t *)mem;      /* (2, K): hi, lo */
+    float *dx = (float *)(mem + xb); /* (2, K/32) */
+    float *dxs = dx + 2 * (K / 32);  /* (2, nsb) */
+    float *yt[4];
+    for (int64_t t = 0; t < T; t++) {
+        cpu_quant_act16(x + t * K, 1, K, sub, xq, dx, dxs, level);
+        for (int j0 = 0; j0 < n; j0 += 4) {
+            int nj = n - j0 < 4 ? n - j0 : 4;
+            for (int j = 0; j < nj; j++) yt[j] = ys[j0 + j] + t * ws[j0 + j]->n_out;
+            cpu_matvec_int16_n(yt, ws + j0, bs ? bs + j0 : NULL, nj, xq, dx, dxs, sub, pool);
+        }
+    }
+}
+
 void cpu_matmul_int16(float *y, const float *x, const hone_weight *w, const float *bias, int64_t T,
                       hone_pool *pool, int level) {
     int sub = 32;
     cpu_wdec_supported(w->type, &sub);
     int64_t K = w->n_in, nsb = K / sub, N = w->n_out;
-    /* decode (T < 4): one token per pass, so its 2 rows take the streaming path */
+    if (level >= CPU_LVL_AVX512 && T < CPU_MATVEC_MAX_T) {
+        cpu_matmul_int16_n(&y, x, &w, &bias, 1, T, pool, level);
+        return;
+    }
+    /* decode (T < 4) elsewhere (AVX2): one token per pass, so its 2 rows take the streaming path */
     int64_t tc = T < CPU_MATVEC_MAX_T ? 1 : Q16_MAX_Y / (2 * N);
     if (tc < 1) tc = 1;
     if (tc > T) tc = T;
     size_t xb = ((size_t)2 * tc * K + 63) & ~(size_t)63;
     size_t fl = (size_t)2 * tc * (K / 32) + (size_t)2 * tc * nsb + (size_t)2 * tc * N;
-    uint8_t *mem = cpu_kern_alloc(xb + fl * sizeof(float));
+    uint8_t *mem = cpu_kern_scratch(0, xb + fl * sizeof(float));
     int8_t *xq = (int8_t *)mem;                  /* (2tc, K): hi, lo rows per token */
     float *dx = (float *)(mem + xb);             /* (2tc, K/32) */
     float *dxs = dx + 2 * tc * (K / 32);         /* (2tc, nsb) */
@@ -148,5 +174,5 @@ void cpu_matmul_int16(float *y, const float *x, const hone_weight *w, const floa
                 for (int64_t r = 0; r < N; r++) yr[r] = yh[r] + yl[r];
         }
     }
-    free(mem);
+    cpu_kern_scratch_done(0);
 }

@@ -89,13 +89,12 @@ void cpu_matvec_int8_avx2(float *y, const hone_weight *w, const float *bias, int
                  .signed_w = w->type == HONE_Q8_0};
     int nth = hone_pool_size(pool);
     c.buf_bytes = (((size_t)K + 63) & ~(size_t)63) + ((2 * (size_t)nsb * sizeof(float) + 63) & ~(size_t)63);
-    c.bufs = cpu_kern_alloc(c.buf_bytes * nth + sizeof(float) * T * nsb);
+    c.bufs = cpu_kern_scratch(1, c.buf_bytes * nth + sizeof(float) * T * nsb);
     float *dxe = (float *)(c.bufs + c.buf_bytes * nth);
     for (int64_t t = 0; t < T; t++)
         for (int64_t s = 0; s < nsb; s++) dxe[t * nsb + s] = dx[t * (K / 32) + s * sub / 32];
     c.dxe = dxe;
     hone_pool_run(pool, (w->n_out + MV2_ROWS - 1) / MV2_ROWS, mv2_task, &c);
-    free(c.bufs);
 }
 #else
 void cpu_matvec_int8_avx2(float *y, const hone_weight *w, const float *bias, int64_t T,

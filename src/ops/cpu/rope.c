@@ -10,7 +10,7 @@
 void cpu_rope(float *x, const int32_t *pos, int64_t T, int64_t H, int64_t head_dim, int64_t rope_dim,
               const float *freqs, hone_rope_mode mode, int level) {
     int64_t n = rope_dim / 2;
-    float *cs = cpu_kern_alloc(sizeof(float) * 2 * (size_t)(n ? n : 1)), *sn = cs + n;
+    float *cs = cpu_kern_scratch(3, sizeof(float) * 2 * (size_t)(n ? n : 1)), *sn = cs + n;
     for (int64_t t = 0; t < T; t++) {
         for (int64_t i = 0; i < n; i++) {
             float th = (float)pos[t] * freqs[i];
@@ -35,5 +35,4 @@ void cpu_rope(float *x, const int32_t *pos, int64_t T, int64_t H, int64_t head_d
             }
         }
     }
-    free(cs);
 }
