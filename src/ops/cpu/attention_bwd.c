@@ -68,12 +68,14 @@ void cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const
         return;
     }
     int64_t H = p->n_heads, KV = p->n_kv_heads, hd = p->head_dim, G = H / KV, nk = n_keys;
-    float *Kg = cpu_kern_alloc((size_t)(nk * hd) * sizeof(float)), *Vg = cpu_kern_alloc((size_t)(nk * hd) * sizeof(float));
-    float *dKg = cpu_kern_alloc((size_t)(nk * hd) * sizeof(float)), *dVg = cpu_kern_alloc((size_t)(nk * hd) * sizeof(float));
-    float *Qh = cpu_kern_alloc((size_t)(T * hd) * sizeof(float)), *dOh = cpu_kern_alloc((size_t)(T * hd) * sizeof(float));
-    float *dQh = cpu_kern_alloc((size_t)(T * hd) * sizeof(float));
-    float *S = cpu_kern_alloc((size_t)(T * nk) * sizeof(float)), *dP = cpu_kern_alloc((size_t)(T * nk) * sizeof(float));
-    float *Tr = cpu_kern_alloc((size_t)(T * nk) * sizeof(float));
+    /* One block from the calling thread's attention scratch slot (2), kept between steps; the
+     * F32 GEMMs called below use slot 1. Each piece is rounded to 16 floats (64-byte aligned). */
+    size_t a_kv = ((size_t)(nk * hd) + 15) & ~(size_t)15, a_t = ((size_t)(T * hd) + 15) & ~(size_t)15;
+    size_t a_s = ((size_t)(T * nk) + 15) & ~(size_t)15;
+    float *Kg = cpu_kern_scratch(2, (4 * a_kv + 3 * a_t + 3 * a_s) * sizeof(float));
+    float *Vg = Kg + a_kv, *dKg = Vg + a_kv, *dVg = dKg + a_kv;
+    float *Qh = dVg + a_kv, *dOh = Qh + a_t, *dQh = dOh + a_t;
+    float *S = dQh + a_t, *dP = S + a_s, *Tr = dP + a_s;
     ab_ctx c = {.qpos = qpos, .kpos = kpos, .p = p, .nk = nk, .S = S, .dP = dP};
     for (int64_t g = 0; g < KV; g++) {
         for (int64_t j = 0; j < nk; j++) {
@@ -122,5 +124,5 @@ void cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const
             }
         }
     }
-    free(Kg), free(Vg), free(dKg), free(dVg), free(Qh), free(dOh), free(dQh), free(S), free(dP), free(Tr);
+    cpu_kern_scratch_done(2);
 }

@@ -113,9 +113,10 @@ void cpu_matmul_bwd(float *dx, const float *dy, const hone_weight *w, int64_t T,
         mmb_ctx c = {.dx = dx, .dy = dy, .w = w, .T = T, .cb = bs > 64 ? 256 : 64};
         int nth = hone_pool_size(pool);
         c.buf_floats = ((size_t)(c.cb / 32) * KB * 32 + (size_t)c.cb + 15) & ~(size_t)15;
-        c.bufs = cpu_kern_alloc(c.buf_floats * sizeof(float) * (size_t)nth);
+        c.bufs = cpu_kern_scratch(1, c.buf_floats * sizeof(float) * (size_t)nth); /* kept per thread: no
+                                                                                     allocation per step */
         hone_pool_run(pool, (w->n_in + c.cb - 1) / c.cb, mmb_task, &c);
-        free(c.bufs);
+        cpu_kern_scratch_done(1);
         return;
     }
 #endif
